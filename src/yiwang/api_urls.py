@@ -1,0 +1,14 @@
+"""/api/v1/ — one router for every app's viewsets."""
+
+from rest_framework.routers import DefaultRouter
+
+from yiwang.catalog import api as catalog_api
+from yiwang.core import api as core_api
+
+router = DefaultRouter()
+router.register("regions", core_api.RegionViewSet, basename="region")
+router.register("organizations", core_api.OrganizationViewSet, basename="organization")
+router.register("themes", catalog_api.ThemeViewSet, basename="theme")
+router.register("items", catalog_api.ItemViewSet, basename="item")
+
+urlpatterns = router.urls

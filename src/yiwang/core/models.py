@@ -1,0 +1,154 @@
+"""Shared kernel data: regions, organisations, calendar overrides and the audit chain."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from yiwang.core import validators
+
+
+def _validate_division(value: str) -> None:
+    from django.core.exceptions import ValidationError
+
+    try:
+        validators.check_division_code(value)
+    except validators.InvalidCode as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _validate_uscc(value: str) -> None:
+    from django.core.exceptions import ValidationError
+
+    try:
+        validators.check_uscc(value)
+    except validators.InvalidCode as exc:
+        raise ValidationError(str(exc)) from None
+
+
+class Region(models.Model):
+    """行政区划: one of five levels, keyed by its 12-digit statistical division code."""
+
+    class Level(models.IntegerChoices):
+        PROVINCE = 1, "省"
+        CITY = 2, "市"
+        COUNTY = 3, "区县"
+        TOWN = 4, "乡镇街道"
+        VILLAGE = 5, "村社区"
+
+    code = models.CharField("区划代码", max_length=12, unique=True, validators=[_validate_division])
+    name = models.CharField("名称", max_length=60)
+    level = models.PositiveSmallIntegerField("层级", choices=Level.choices)
+    parent = models.ForeignKey("self", verbose_name="上级", null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="children")
+    prefix = models.CharField("区划前缀", max_length=12, db_index=True, editable=False)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "行政区划"
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.prefix = validators.division_prefix(self.code)
+        super().save(*args, **kwargs)
+
+
+class Organization(models.Model):
+    """组织机构: a department or a service centre, identified by its credit code."""
+
+    class Kind(models.TextChoices):
+        GOVERNMENT = "government", "人民政府"
+        DEPARTMENT = "department", "政府部门"
+        CENTRE = "centre", "政务服务中心"
+        TOWN_CENTRE = "town_centre", "便民服务中心"
+        VILLAGE_STATION = "village_station", "便民服务站"
+        INSTITUTION = "institution", "事业单位"
+
+    class Nature(models.TextChoices):
+        STATUTORY = "1", "法定机关"
+        AUTHORISED = "2", "授权组织"
+        ENTRUSTED = "3", "受委托组织"
+        OTHER = "9", "其他"
+
+    uscc = models.CharField("统一社会信用代码", max_length=18, unique=True, validators=[_validate_uscc])
+    name = models.CharField("名称", max_length=100)
+    short_name = models.CharField("简称", max_length=40, blank=True)
+    kind = models.CharField("类型", max_length=20, choices=Kind.choices, default=Kind.DEPARTMENT)
+    nature = models.CharField("实施主体性质", max_length=1, choices=Nature.choices, default=Nature.STATUTORY)
+    department_code = models.CharField("部门编码", max_length=4, blank=True,
+                                       help_text="基本编码中的4位部门代码")
+    parent = models.ForeignKey("self", verbose_name="上级机构", null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="children")
+    region = models.ForeignKey(Region, verbose_name="服务区域", on_delete=models.PROTECT,
+                               related_name="organizations")
+    address = models.CharField("地址", max_length=200, blank=True)
+    phone = models.CharField("电话", max_length=40, blank=True)
+    is_active = models.BooleanField("启用", default=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "组织机构"
+        ordering = ["region__code", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def level(self) -> int:
+        """行使层级 code (GB/T 39046): 2 省 3 市 4 县 5 乡镇 6 村, from the region served."""
+        return self.region.level + 1
+
+
+class HolidayOverride(models.Model):
+    """An administrator's correction to the statutory calendar (e.g. next year's schedule)."""
+
+    date = models.DateField("日期", unique=True)
+    is_workday = models.BooleanField("是否工作日")
+    name = models.CharField("说明", max_length=60, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "节假日调整"
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {'上班' if self.is_workday else '休息'} {self.name}"
+
+
+class AuditQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("审计日志不可修改 / the audit trail cannot be updated")
+
+    def delete(self):
+        raise PermissionError("审计日志不可删除 / the audit trail cannot be deleted")
+
+
+class AuditEntry(models.Model):
+    """审计日志: one append-only, hash-chained record of a write."""
+
+    seq = models.PositiveBigIntegerField("序号", unique=True)
+    created_at = models.DateTimeField("时间")
+    actor = models.CharField("操作人", max_length=150)
+    on_behalf_of = models.CharField("代表", max_length=150, blank=True)
+    action = models.CharField("操作", max_length=60, db_index=True)
+    object_type = models.CharField("对象类型", max_length=60)
+    object_id = models.CharField("对象标识", max_length=64)
+    before_digest = models.CharField("修改前摘要", max_length=64, blank=True)
+    after_digest = models.CharField("修改后摘要", max_length=64, blank=True)
+    detail = models.JSONField("说明", default=dict, blank=True)
+    prev_hash = models.CharField("前一条哈希", max_length=64, unique=True)
+    entry_hash = models.CharField("本条哈希", max_length=64, unique=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "审计日志"
+        ordering = ["seq"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("审计日志不可修改 / the audit trail cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("审计日志不可删除 / the audit trail cannot be deleted")

@@ -1,0 +1,23 @@
+"""Top-level routes: portal, back office, API, health."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from yiwang.core import views as core_views
+
+urlpatterns = [
+    path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", core_views.readyz, name="readyz"),
+    path("accounts/", include("yiwang.identity.urls")),
+    path("office/", include("yiwang.catalog.urls_office")),
+    path("office/", include("yiwang.core.urls_office")),
+    path("api/v1/", include("yiwang.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include("yiwang.catalog.urls_portal")),
+]
+
+handler400 = "yiwang.core.views.bad_request"
+handler403 = "yiwang.core.views.forbidden"
+handler404 = "yiwang.core.views.not_found"
+handler500 = "yiwang.core.views.server_error"

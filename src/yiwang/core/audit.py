@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterator
@@ -64,7 +65,7 @@ def _entry_hash(fields: dict[str, Any]) -> str:
 def _hashed_fields(entry: AuditEntry) -> dict[str, Any]:
     return {
         "seq": entry.seq,
-        "created_at": entry.created_at.astimezone(timezone.UTC).isoformat(),
+        "created_at": entry.created_at.astimezone(dt.timezone.utc).isoformat(),
         "actor": entry.actor,
         "on_behalf_of": entry.on_behalf_of,
         "action": entry.action,

@@ -1,0 +1,54 @@
+"""Shared fixtures: a small city with two departments and their staff."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import factories
+from yiwang.identity.models import Role
+
+
+@pytest.fixture
+def city(db):
+    province = factories.region("390000000000", "江川省")
+    city = factories.region("390100000000", "临江市", province)
+    district = factories.region("390102000000", "滨江区", city)
+    return {"province": province, "city": city, "district": district}
+
+
+@pytest.fixture
+def org_a(city):
+    return factories.organization("临江市市场监督管理局", city["city"], "0117")
+
+
+@pytest.fixture
+def org_b(city):
+    return factories.organization("临江市民政局", city["city"], "0107")
+
+
+@pytest.fixture
+def admin_a(org_a):
+    return factories.staff("catalog_a", org_a, Role.CATALOG_ADMIN)
+
+
+@pytest.fixture
+def admin_a2(org_a):
+    return factories.staff("catalog_a2", org_a, Role.CATALOG_ADMIN)
+
+
+@pytest.fixture
+def admin_b(org_b):
+    return factories.staff("catalog_b", org_b, Role.CATALOG_ADMIN)
+
+
+@pytest.fixture
+def platform_admin(city):
+    gov = factories.organization("临江市人民政府办公室", city["city"], "0001")
+    return factories.staff("platform", gov, Role.PLATFORM_ADMIN)
+
+
+@pytest.fixture
+def published(org_a, admin_a, admin_a2):
+    """One published item of department A: 食品经营许可."""
+    factories.theme()
+    return factories.published_item(org_a, admin_a, admin_a2, theme_codes=["kaiban"])

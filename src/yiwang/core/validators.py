@@ -32,7 +32,7 @@ def _provinces() -> frozenset[str]:
 # ---------------------------------------------------------------- citizen ID (GB 11643)
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
-_ID_RE = re.compile(r"^\d{17}[\dX]$")
+_ID_RE = re.compile(r"^[0-9]{17}[0-9X]$")
 
 
 def citizen_id_check_char(first17: str) -> str:
@@ -102,7 +102,7 @@ def check_uscc(value: str) -> str:
         raise InvalidCode("统一社会信用代码含有不允许的字符（不含I、O、Z、S、V）/ credit code has characters outside its alphabet")
     if v[0] not in USCC_CATEGORIES or v[1] not in USCC_CATEGORIES[v[0]]:
         raise InvalidCode("统一社会信用代码的登记管理部门或机构类别无效 / unknown registering authority or category")
-    if not v[2:8].isdigit() or v[2:4] not in _provinces():
+    if not re.fullmatch(r"[0-9]{6}", v[2:8]) or v[2:4] not in _provinces():
         raise InvalidCode("统一社会信用代码的行政区划码无效 / invalid division code in credit code")
     body = v[8:16]
     if any(c not in _ORG_VALUE for c in body) or org_code_check_char(body) != v[16]:
@@ -124,7 +124,7 @@ REGION_LEVELS = {1: "省", 2: "市", 3: "区县", 4: "乡镇街道", 5: "村社�
 
 def check_division_code(value: str) -> str:
     v = (value or "").strip()
-    if not re.fullmatch(r"\d{12}", v):
+    if not re.fullmatch(r"[0-9]{12}", v):
         raise InvalidCode("行政区划代码应为12位数字 / division code must be 12 digits")
     if v[:2] not in _provinces():
         raise InvalidCode("行政区划代码的省级代码无效 / unknown province in division code")
@@ -158,7 +158,7 @@ def division_parent(code: str) -> str | None:
 
 
 # ---------------------------------------------------------------- service item codes
-_BASIC_RE = re.compile(r"^(00|\d{2})\d{4}\d{3}\d{3}$")
+_BASIC_RE = re.compile(r"^[0-9]{12}$")
 _IMPL_RE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}[0-9][0-9A-Z]{12}$")
 
 

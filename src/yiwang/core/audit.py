@@ -115,6 +115,7 @@ class VerifyResult:
     checked: int
     problem: str = ""
     seq: int | None = None
+    head: str = GENESIS
 
 
 def verify(batch: int = 5000) -> VerifyResult:
@@ -137,4 +138,4 @@ def verify(batch: int = 5000) -> VerifyResult:
                                     entry.seq)
             prev, expected_seq, checked = entry.entry_hash, expected_seq + 1, checked + 1
         last_seq = rows[-1].seq
-    return VerifyResult(True, checked)
+    return VerifyResult(True, checked, head=prev)

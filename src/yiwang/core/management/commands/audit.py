@@ -27,4 +27,5 @@ class Command(BaseCommand):
         result = audit.verify()
         if not result.ok:
             raise CommandError(f"审计链校验失败 / audit chain broken at entry {result.seq}: {result.problem}")
-        self.stdout.write(f"审计链完整，共 {result.checked} 条 / audit chain intact: {result.checked} entries")
+        self.stdout.write(f"审计链完整，共 {result.checked} 条 / audit chain intact: {result.checked} entries; "
+                          f"head {result.head}")

@@ -18,6 +18,8 @@ def pytest_configure(config):
     # The test database is emptied between transactional tests, which the append-only
     # triggers would refuse; tests that check the triggers install them themselves.
     settings.YIWANG_AUDIT_DB_GUARDS = False
+    # Password hashing at production cost is measured in bench/, not paid in every test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 from yiwang.identity.models import Role
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from functools import lru_cache
 
 import chinese_calendar
 
@@ -33,6 +34,7 @@ def overrides() -> dict[dt.date, bool]:
     return _cache[1]
 
 
+@lru_cache(maxsize=16384)
 def statutory_is_workday(day: dt.date) -> bool | None:
     """What the published calendar says, or None when it has no data for that year."""
     try:

@@ -111,3 +111,12 @@ def test_a_new_published_version_replaces_the_indexed_text(catalog, admin_a, adm
 
 def test_queries_without_searchable_characters_return_everything_in_order(catalog):
     assert len(ids(search.search("!!! ???"))) == 4
+
+
+def test_a_name_reached_through_a_synonym_beats_an_alias_match(catalog, org_a, admin_a, admin_a2):
+    sole = factories.published_item(org_a, admin_a, admin_a2, name="个人独资企业设立登记", aliases="开公司",
+                                    item_type="07")
+    Synonym.objects.create(word="开公司", expansions="企业设立登记")
+    search.forget_synonyms()
+    result = ids(search.search("开公司"))
+    assert result[:2] == [catalog["company"], sole.item_id]

@@ -108,14 +108,14 @@ def _term_condition(term: str) -> Q:
 
 
 def _rank(terms: list[str]):
-    whens = []
-    whole = "".join(terms) if len(terms) > 1 else terms[0]
-    whens.append(When(name=whole, then=Value(1000)))
-    for t in terms:
-        for variant in expand(t):
-            whens.append(When(name__startswith=variant, then=Value(600)))
-            whens.append(When(name__contains=variant, then=Value(400)))
-            whens.append(When(aliases__contains=variant, then=Value(300)))
+    """Exact name, then name prefix, then name, then alias; each over the terms and their synonyms."""
+    variants = [v for t in terms for v in expand(t)]
+    whole = "".join(terms)
+    exact = {whole, *(expand(terms[0]) if len(terms) == 1 else [])}
+    whens = [When(name=e, then=Value(1000)) for e in sorted(exact)]
+    whens += [When(name__startswith=v, then=Value(600)) for v in variants]
+    whens += [When(name__contains=v, then=Value(400)) for v in variants]
+    whens += [When(aliases__contains=v, then=Value(300)) for v in variants]
     return Case(*whens, default=Value(100), output_field=IntegerField())
 
 
@@ -209,15 +209,22 @@ def facets(q: str = "", filters: Filters | None = None) -> dict[str, list[dict]]
 
 
 # ----------------------------------------------------------------------------- maintenance
+def compose_document(name: str, aliases: str, theme_names: Iterable[str], material_names: Iterable[str],
+                     conditions: str, result_name: str, organization_name: str) -> str:
+    """The searchable text of a published version (also used by bulk loaders)."""
+    return " | ".join([
+        name, aliases.replace("|", " "), " ".join(theme_names), " ".join(material_names),
+        conditions, result_name, organization_name,
+    ]).lower()
+
+
 def index_version(version) -> SearchEntry:
     """Make the search row of ``version.item`` reflect that (published) version."""
     item = version.item
-    materials = " ".join(m.name for m in version.materials.all())
     themes = list(version.themes.all())
-    document = " | ".join([
-        version.name, version.aliases.replace("|", " "), " ".join(t.name for t in themes),
-        materials, version.conditions, version.result_name, item.organization.name,
-    ]).lower()
+    document = compose_document(version.name, version.aliases, [t.name for t in themes],
+                                [m.name for m in version.materials.all()], version.conditions,
+                                version.result_name, item.organization.name)
     objects = set(version.service_objects)
     entry, _ = SearchEntry.objects.update_or_create(
         item=item,

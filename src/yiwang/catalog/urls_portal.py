@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from yiwang.catalog import views_files
 from yiwang.catalog import views_portal as views
 
 app_name = "portal"
@@ -16,4 +17,5 @@ urlpatterns = [
     path("departments/", views.departments, name="departments"),
     path("departments/<str:uscc>/", views.department, name="department"),
     path("elder/", views.elder_toggle, name="elder"),
+    path("media/<path:path>", views_files.material_file, name="material-file"),
 ]

@@ -5,8 +5,13 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.decorators import method_decorator
+from django_ratelimit.decorators import ratelimit
+
+from yiwang.core import audit
 
 
 class LoginForm(AuthenticationForm):
@@ -34,9 +39,31 @@ class LoginForm(AuthenticationForm):
                                                        "aria-describedby": f"{name}-error"})
 
 
+def _rate(name: str, default: str) -> str:
+    return getattr(settings, name, default)
+
+
+@method_decorator(ratelimit(key="ip", rate=lambda g, r: _rate("YIWANG_LOGIN_RATE_IP", "30/m"),
+                            method="POST", block=False), name="post")
+@method_decorator(ratelimit(key="post:username", rate=lambda g, r: _rate("YIWANG_LOGIN_RATE_ACCOUNT", "10/5m"),
+                            method="POST", block=False), name="post")
 class LoginView(auth_views.LoginView):
+    """Password sign-in, limited per IP address and per account name."""
+
     template_name = "registration/login.html"
     authentication_form = LoginForm
+
+    def post(self, request, *args, **kwargs):
+        if getattr(request, "limited", False):
+            response = self.render_to_response(self.get_context_data(
+                form=self.get_form_class()(request),
+                rate_limited="尝试次数过多，请5分钟后再试 / too many attempts, try again in 5 minutes"))
+            response.status_code = 429
+            response["Retry-After"] = "300"
+            audit.record("identity.login.limited", "Account", request.POST.get("username", "")[:64],
+                         actor="anonymous")
+            return response
+        return super().post(request, *args, **kwargs)
 
 
 class LogoutView(auth_views.LogoutView):

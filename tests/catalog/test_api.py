@@ -59,6 +59,7 @@ def test_list_row_has_the_fields_integrators_need(anon, published):
         "region": "390100000000", "online_level": 3, "online_level_label": "Ⅲ级（网上预审受理）",
         "promised_limit_days": 10, "statutory_limit_days": 20, "visits": 1, "service_objects": ["2"],
         "version": 1, "url": f"http://testserver{item_url(published.item.implementation_code)}",
+        "guide_url": f"http://testserver/items/{published.item.implementation_code}/",
     }
     assert "facets" not in body
 

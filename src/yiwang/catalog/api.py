@@ -73,6 +73,12 @@ def item_url(request, implementation_code: str) -> str:
     return reverse("item-detail", kwargs={"implementation_code": implementation_code}, request=request)
 
 
+def guide_url(request, implementation_code: str) -> str:
+    """The portal's 办事指南 page of the item (same published version as the API)."""
+    path = f"/items/{implementation_code}/"
+    return request.build_absolute_uri(path) if request is not None else path
+
+
 class ItemRowSerializer(serializers.Serializer):
     """One row of the item list, read from the search index and the published version."""
 
@@ -91,9 +97,13 @@ class ItemRowSerializer(serializers.Serializer):
     service_objects = serializers.ListField(child=serializers.CharField(), source="version.service_objects")
     version = serializers.IntegerField(source="version.number")
     url = serializers.SerializerMethodField()
+    guide_url = serializers.SerializerMethodField()
 
     def get_url(self, entry: SearchEntry) -> str:
         return item_url(self.context.get("request"), entry.item.implementation_code)
+
+    def get_guide_url(self, entry: SearchEntry) -> str:
+        return guide_url(self.context.get("request"), entry.item.implementation_code)
 
 
 # Only the columns a list row shows: never the index document or its tokens.
@@ -160,7 +170,7 @@ GUIDE_FIELDS = [
     "implementation_code", "basic_code", "version", "organization", "region", *services.VERSION_FIELDS,
     "online_level", "process_steps", "item_type_label", "exercise_level_label", "power_source_label",
     "case_type_label", "scope_label", "result_type_label", "online_level_label", "service_objects_labels",
-    "handling_forms_labels", "online_depth_labels", "themes", "materials", "published_at", "url",
+    "handling_forms_labels", "online_depth_labels", "themes", "materials", "published_at", "url", "guide_url",
 ]
 WORKFLOW_FIELDS = ["status", "status_label", "lock_version", "change_note", "created_at", "updated_at",
                    "submitted_at", "reviewed_at", "review_opinion"]
@@ -197,6 +207,7 @@ class VersionSerializer(serializers.ModelSerializer):
     themes = ThemeSerializer(many=True, read_only=True)
     materials = MaterialSerializer(many=True, read_only=True)
     url = serializers.SerializerMethodField()
+    guide_url = serializers.SerializerMethodField()
 
     class Meta:
         model = ItemVersion
@@ -204,6 +215,9 @@ class VersionSerializer(serializers.ModelSerializer):
 
     def get_url(self, version: ItemVersion) -> str:
         return item_url(self.context.get("request"), version.item.implementation_code)
+
+    def get_guide_url(self, version: ItemVersion) -> str:
+        return guide_url(self.context.get("request"), version.item.implementation_code)
 
 
 class StaffVersionSerializer(VersionSerializer):

@@ -37,7 +37,7 @@ bench: install
 	@$(BIN)/python bench/bench_catalog.py --items 100000 --db both
 
 schema: install
-	@$(BIN)/yiwang spectacular --fail-on-warn --file docs/openapi.yaml
+	@$(BIN)/yiwang spectacular --fail-on-warn --validate --file docs/openapi.yaml
 
 lint: install
 	@$(BIN)/python -m ruff check src tests bench || echo "(install ruff to lint: $(BIN)/pip install ruff)"

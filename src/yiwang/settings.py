@@ -172,6 +172,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "yiwang.core.openapi.database_neutral_bounds"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -180,10 +182,17 @@ SPECTACULAR_SETTINGS = {
                             "OrganizationKindEnum": "yiwang.core.models.Organization.Kind"},
 }
 
+# Personal data at rest (docs/keys.md): "keyid:base64key,…", the first encrypts, all decrypt.
+YIWANG_DATA_KEYS = os.environ.get("YIWANG_DATA_KEYS", "")
+YIWANG_DATA_CIPHER = os.environ.get("YIWANG_DATA_CIPHER", "aes-gcm")  # or "sm4"
+YIWANG_INDEX_KEY = os.environ.get("YIWANG_INDEX_KEY", "")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # The filter sits on the handler so it also sees records propagated from child loggers.
+    "filters": {"personal_data": {"()": "yiwang.core.logging_filters.PersonalDataFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["personal_data"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("YIWANG_LOG_LEVEL", "WARNING")},
 }
 

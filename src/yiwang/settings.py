@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "yiwang.core.middleware.SecurityHeadersMiddleware",
+    "yiwang.identity.acting.ActingMiddleware",
     "yiwang.core.middleware.AuditActorMiddleware",
 ]
 

@@ -8,7 +8,12 @@ from yiwang.core import views as core_views
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
+    path("accounts/totp/", include("yiwang.identity.urls_totp")),
     path("accounts/", include("yiwang.identity.urls")),
+    path("account/", include("yiwang.identity.urls_account")),
+    path("office/staff/", include("yiwang.identity.urls_staff")),
+    path("office/oidc-clients/", include("yiwang.identity.urls_oidc_admin")),
+    path("office/identity/", include("yiwang.identity.urls_office")),
     path("office/", include("yiwang.catalog.urls_office")),
     path("office/", include("yiwang.core.urls_office")),
     path("api/v1/", include("yiwang.api_urls")),

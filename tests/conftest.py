@@ -20,6 +20,9 @@ def pytest_configure(config):
     settings.YIWANG_AUDIT_DB_GUARDS = False
     # Password hashing at production cost is measured in bench/, not paid in every test.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Search answers are cached per catalog revision; tests see the uncached path unless they
+    # turn the cache on (tests/catalog/test_search_cache.py).
+    settings.YIWANG_SEARCH_CACHE_SECONDS = 0
 from yiwang.identity.models import Role
 
 

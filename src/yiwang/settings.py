@@ -204,3 +204,5 @@ YIWANG_CITY_REGION = os.environ.get("YIWANG_CITY_REGION", "390100000000")
 # (the demo province uses the unassigned prefix 39).
 YIWANG_EXTRA_PROVINCES = env_list("YIWANG_EXTRA_PROVINCES", "39")
 YIWANG_PDF_FONT = os.environ.get("YIWANG_PDF_FONT", "")
+# Search pages, counts and facets are cached per catalog revision (0 turns the cache off).
+YIWANG_SEARCH_CACHE_SECONDS = int(os.environ.get("YIWANG_SEARCH_CACHE_SECONDS", "300"))

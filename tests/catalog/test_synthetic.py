@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 def _search_row(item_id: int) -> dict:
     entry = SearchEntry.objects.get(item_id=item_id)
-    return {"document": entry.document, "tokens": entry.tokens, "name": entry.name, "aliases": entry.aliases,
+    return {"index": search.stored_index(item_id), "name": entry.name, "aliases": entry.aliases,
             "region_code": entry.region_code, "item_type": entry.item_type, "for_person": entry.for_person,
             "for_legal": entry.for_legal, "online_level": entry.online_level, "popularity": entry.popularity,
             "themes": sorted(entry.themes.values_list("code", flat=True))}

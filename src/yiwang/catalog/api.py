@@ -515,12 +515,12 @@ class ItemViewSet(viewsets.GenericViewSet):
         query = validated(lambda: ItemQuery(data=request.query_params))
         filters = query.filters()
         q = query.validated_data.get("q", "")
-        rows = search.search(q, filters).select_related(
-            "item__basic_item", "version", "organization").only(*ROW_COLUMNS)
+        rows = search.SearchResults(q, filters, related=("item__basic_item", "version", "organization"),
+                                    only=ROW_COLUMNS)
         page = self.paginate_queryset(rows)
         response = self.get_paginated_response(ItemRowSerializer(page, many=True, context={"request": request}).data)
         if query.validated_data.get("facets"):
-            response.data["facets"] = _public_facets(search.facets(q, filters))
+            response.data["facets"] = _public_facets(search.cached_facets(q, filters))
         return response
 
     @extend_schema(summary="办事指南 / the published guide of one item", parameters=[_ITEM_CODE],

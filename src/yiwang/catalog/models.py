@@ -257,15 +257,21 @@ class Material(models.Model):
         return self.name
 
 
+class CatalogRevision(models.Model):
+    """A counter advanced by every publish or retirement: the version of the public catalog
+    that cached search answers are keyed by."""
+
+    counter = models.PositiveBigIntegerField(default=0)
+
+
 class SearchEntry(models.Model):
-    """搜索索引: one row per published item, kept in step by the publishing services."""
+    """搜索索引: one narrow row per published item (what ranking and facets read), kept in step by
+    the publishing services; the text index itself lives beside it (see ``search``)."""
 
     item = models.OneToOneField(ServiceItem, on_delete=models.CASCADE, primary_key=True, related_name="search")
     version = models.ForeignKey(ItemVersion, on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=200, db_index=True)
     aliases = models.CharField(max_length=400, blank=True)
-    document = models.TextField()
-    tokens = models.TextField()
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     region_code = models.CharField(max_length=12, db_index=True)
     item_type = models.CharField(max_length=2, db_index=True)

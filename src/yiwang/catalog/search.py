@@ -1,22 +1,29 @@
 """Chinese full-text search over the published catalog, the same on SQLite and PostgreSQL.
 
-Text is indexed as tokens: every CJK character and every pair of adjacent CJK characters,
-plus whole Latin words and numbers. A query term becomes the set of its bigrams (or the
-character itself), found through an index — an FTS5 table on SQLite, a GIN index over the
-token array on PostgreSQL — then confirmed with a substring match so that only real
-occurrences count. Ranking: exact name, then name prefix, name, aliases, anything else.
+Text is indexed in order as tokens: each pair of adjacent Chinese characters (a lone character
+stands for itself) and each Latin word or number, plus the set of single characters. A query
+term becomes a *phrase* of its tokens, which matches only where the characters really stand
+together — an FTS5 phrase query on SQLite, a tsvector phrase query (``<->``) over a GIN index
+on PostgreSQL — and a one-character term looks up the character set. No row of the catalog is
+read to decide whether it matches; only the narrow search rows of the matches are read to rank.
+Ranking: exact name, then name prefix, then name, then aliases, then anything else.
 Everyday words are widened through ``Synonym`` (开饭店 → 食品经营许可).
+
+Result pages, counts and facets are cached under the catalog's revision number, which every
+publish or retirement advances, so a cached answer is never older than the catalog.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 import time
 from collections.abc import Iterable
 
+from django.core.cache import cache
 from django.db import connection
-from django.db.models import BooleanField, Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 
 from yiwang.catalog import codes
@@ -28,28 +35,30 @@ MAX_TERMS = 5
 MAX_QUERY_CHARS = 60
 
 
-def tokens_of(text: str) -> set[str]:
-    out: set[str] = set()
+def token_sequence(text: str) -> list[str]:
+    """Ordered tokens: the bigrams of each Chinese run (a lone character itself), Latin words."""
+    seq: list[str] = []
     for run in _TOKEN_RE.findall((text or "").lower()):
-        if run[0].isascii():
-            out.add(run)
-            continue
-        out.update(run)
-        out.update(run[i:i + 2] for i in range(len(run) - 1))
-    return out
-
-
-def term_tokens(term: str) -> set[str]:
-    """Tokens that every document containing ``term`` must have."""
-    need: set[str] = set()
-    for run in _TOKEN_RE.findall(term.lower()):
-        if run[0].isascii():
-            need.add(run)
-        elif len(run) == 1:
-            need.add(run)
+        if run[0].isascii() or len(run) == 1:
+            seq.append(run)
         else:
-            need.update(run[i:i + 2] for i in range(len(run) - 1))
-    return need
+            seq.extend(run[i:i + 2] for i in range(len(run) - 1))
+    return seq
+
+
+def char_set(text: str) -> list[str]:
+    """The distinct Chinese characters of a text (for one-character queries)."""
+    return sorted({c for run in _TOKEN_RE.findall((text or "").lower()) if not run[0].isascii() for c in run})
+
+
+def index_texts(document: str) -> tuple[str, str]:
+    """What the index stores for a document: the token sequence and the character set."""
+    return " ".join(token_sequence(document)), " ".join(char_set(document))
+
+
+def _is_single_char(term: str) -> bool:
+    runs = _TOKEN_RE.findall(term.lower())
+    return len(runs) == 1 and len(runs[0]) == 1 and not runs[0].isascii()
 
 
 def split_terms(q: str) -> list[str]:
@@ -81,30 +90,37 @@ def expand(term: str) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- index access
-def _token_match_sql(needed: Iterable[str]) -> tuple[str, list]:
-    needed = sorted(needed)
+def _fts_phrase(term: str) -> str | None:
+    """An FTS5 expression for one term (SQLite)."""
+    if _is_single_char(term):
+        return f'chars : "{term}"'
+    tokens = token_sequence(term)
+    if not tokens:
+        return None
+    return 'seq : "' + " ".join(t.replace('"', '""') for t in tokens) + '"'
+
+
+def _ts_phrase(term: str) -> str | None:
+    """A tsquery expression for one term (PostgreSQL)."""
+    tokens = [term] if _is_single_char(term) else token_sequence(term)
+    if not tokens:
+        return None
+    return "(" + " <-> ".join("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in tokens) + ")"
+
+
+def _match_expression(terms: list[str]) -> tuple[str, list] | None:
+    """SQL selecting the ids of items matching every term (each term or one of its synonyms)."""
+    phrase = _fts_phrase if connection.vendor == "sqlite" else _ts_phrase
+    clauses = []
+    for term in terms:
+        alternatives = [p for p in (phrase(v) for v in expand(term)) if p]
+        if alternatives:
+            clauses.append("(" + (" OR " if connection.vendor == "sqlite" else " | ").join(alternatives) + ")")
+    if not clauses:
+        return None
     if connection.vendor == "sqlite":
-        match = " AND ".join('"' + t.replace('"', '""') + '"' for t in needed)
-        return ("catalog_searchentry.item_id IN (SELECT rowid FROM catalog_search_fts "
-                "WHERE catalog_search_fts MATCH %s)", [match])
-    if connection.vendor == "postgresql":
-        return "string_to_array(catalog_searchentry.tokens, ' ') @> %s::text[]", [needed]
-    # Any other backend: a plain scan (correct, slower).
-    return " AND ".join(["(' ' || catalog_searchentry.tokens || ' ') LIKE %s"] * len(needed)), \
-        [f"% {t} %" for t in needed]
-
-
-def _term_condition(term: str) -> Q:
-    """Documents containing the term or one of its expansions: an index lookup, then a
-    substring check that drops rows whose tokens only co-occur."""
-    alternatives = Q()
-    for variant in expand(term):
-        needed = term_tokens(variant)
-        if not needed:
-            continue
-        sql, params = _token_match_sql(needed)
-        alternatives |= Q(RawSQL(sql, params, output_field=BooleanField())) & Q(document__contains=variant)
-    return alternatives
+        return ("SELECT rowid FROM catalog_search_fts WHERE catalog_search_fts MATCH %s", [" AND ".join(clauses)])
+    return ("SELECT item_id FROM catalog_search_tsv WHERE tsv @@ %s::tsquery", [" & ".join(clauses)])
 
 
 def _rank(terms: list[str]):
@@ -153,8 +169,9 @@ def search(q: str = "", filters: Filters | None = None) -> QuerySet:
     """Published items matching ``q`` and the filters, best first."""
     qs = SearchEntry.objects.all()
     terms = split_terms(q)
-    for term in terms:
-        qs = qs.filter(_term_condition(term))
+    match = _match_expression(terms) if terms else None
+    if match is not None:
+        qs = qs.filter(item_id__in=RawSQL(*match))
     qs = apply_filters(qs, filters or Filters())
     if terms:
         qs = qs.annotate(rank=_rank(terms)).order_by("-rank", "-popularity", "name", "item_id")
@@ -229,37 +246,198 @@ def index_version(version) -> SearchEntry:
     entry, _ = SearchEntry.objects.update_or_create(
         item=item,
         defaults=dict(
-            version=version, name=version.name.lower(), aliases=version.aliases.lower(), document=document,
-            tokens=" ".join(sorted(tokens_of(document))), organization_id=item.organization_id,
-            region_code=item.region.code, item_type=version.item_type,
+            version=version, name=version.name.lower(), aliases=version.aliases.lower(),
+            organization_id=item.organization_id, region_code=item.region.code, item_type=version.item_type,
             for_person=bool(objects & codes.PERSON_OBJECTS), for_legal=bool(objects & codes.LEGAL_OBJECTS),
             online_level=version.online_level, popularity=item.popularity,
         ),
     )
     entry.themes.set(themes)
-    _sync_fts(entry)
+    write_index([(item.pk, *index_texts(document))])
+    bump_revision()
     return entry
 
 
 def remove_item(item) -> None:
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cur:
-            cur.execute("DELETE FROM catalog_search_fts WHERE rowid = %s", [item.pk])
+    _delete_index([item.pk])
     SearchEntry.objects.filter(item=item).delete()
+    bump_revision()
 
 
-def _sync_fts(entry: SearchEntry) -> None:
-    if connection.vendor != "sqlite":
-        return
+def _tsvector_literal(seq: str, chars: str) -> str:
+    """A tsvector in its input syntax: sequence tokens with positions, characters without."""
+    positions: dict[str, list[int]] = {}
+    for pos, token in enumerate(seq.split(), start=1):
+        positions.setdefault(token, []).append(min(pos, 16383))
+    lexemes = [f"'{t}':{','.join(map(str, sorted(set(p))[:256]))}" for t, p in positions.items()]
+    lexemes += [f"'{c}'" for c in chars.split() if c not in positions]
+    return " ".join(lexemes)
+
+
+def _delete_index(ids: list[int]) -> None:
+    table = "catalog_search_fts WHERE rowid" if connection.vendor == "sqlite" else "catalog_search_tsv WHERE item_id"
     with connection.cursor() as cur:
-        cur.execute("DELETE FROM catalog_search_fts WHERE rowid = %s", [entry.pk])
-        cur.execute("INSERT INTO catalog_search_fts(rowid, tokens) VALUES (%s, %s)", [entry.pk, entry.tokens])
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            cur.execute(f"DELETE FROM {table} IN ({', '.join(['%s'] * len(chunk))})", chunk)
 
 
-def rebuild_fts() -> None:
-    """Refill the SQLite FTS table from the search rows (after bulk loads)."""
-    if connection.vendor != "sqlite":
+def write_index(rows: list[tuple[int, str, str]]) -> None:
+    """Store (item id, token sequence, character set) rows, replacing earlier ones."""
+    if not rows:
         return
+    _delete_index([r[0] for r in rows])
     with connection.cursor() as cur:
-        cur.execute("DELETE FROM catalog_search_fts")
-        cur.execute("INSERT INTO catalog_search_fts(rowid, tokens) SELECT item_id, tokens FROM catalog_searchentry")
+        for start in range(0, len(rows), 300):
+            chunk = rows[start:start + 300]
+            if connection.vendor == "sqlite":
+                cur.execute("INSERT INTO catalog_search_fts(rowid, seq, chars) VALUES "
+                            + ", ".join(["(%s, %s, %s)"] * len(chunk)), [v for r in chunk for v in r])
+            else:
+                cur.execute("INSERT INTO catalog_search_tsv(item_id, tsv) VALUES "
+                            + ", ".join(["(%s, %s::tsvector)"] * len(chunk)),
+                            [v for r in chunk for v in (r[0], _tsvector_literal(r[1], r[2]))])
+
+
+def stored_index(item_id: int) -> str:
+    """What the index holds for one item, as text (for checks and diagnosis)."""
+    with connection.cursor() as cur:
+        if connection.vendor == "sqlite":
+            cur.execute("SELECT seq || ' / ' || chars FROM catalog_search_fts WHERE rowid = %s", [item_id])
+        else:
+            cur.execute("SELECT tsv::text FROM catalog_search_tsv WHERE item_id = %s", [item_id])
+        row = cur.fetchone()
+    return row[0] if row else ""
+
+
+# ----------------------------------------------------------------------------- revision and caching
+def current_revision() -> int:
+    from yiwang.catalog.models import CatalogRevision
+
+    return CatalogRevision.objects.filter(pk=1).values_list("counter", flat=True).first() or 0
+
+
+def bump_revision() -> None:
+    """Advance the catalog revision: every cached search answer before it is stale."""
+    from django.db.models import F
+
+    from yiwang.catalog.models import CatalogRevision
+
+    if not CatalogRevision.objects.filter(pk=1).update(counter=F("counter") + 1):
+        CatalogRevision.objects.get_or_create(pk=1, defaults={"counter": 1})
+
+
+def _cache_key(revision: int, kind: str, q: str, f: "Filters", extra: str = "") -> str:
+    raw = f"{q}\x1f{dataclasses.astuple(f)}\x1f{extra}"
+    return f"search:{revision}:{kind}:{hashlib.sha1(raw.encode()).hexdigest()}"
+
+
+def _cache_enabled() -> bool:
+    from django.conf import settings
+
+    return getattr(settings, "YIWANG_SEARCH_CACHE_SECONDS", 300) > 0
+
+
+def _ttl() -> int:
+    from django.conf import settings
+
+    return getattr(settings, "YIWANG_SEARCH_CACHE_SECONDS", 300)
+
+
+class SearchResults:
+    """The ranked matches of one query, sliceable and countable like a queryset (so Django's and
+    DRF's paginators accept it), with page ids and the count cached per catalog revision.
+
+    ``related`` and ``only`` say what a page loads with its rows.
+    """
+
+    def __init__(self, q: str = "", filters: "Filters | None" = None, *, related: Iterable[str] = (),
+                 only: Iterable[str] = ()):
+        self.q = q
+        self.filters = filters or Filters()
+        self.related = tuple(related)
+        self.only_fields = tuple(only)
+        self._revision: int | None = None
+        self._count: int | None = None
+
+    @property
+    def revision(self) -> int:
+        if self._revision is None:
+            self._revision = current_revision()
+        return self._revision
+
+    def queryset(self) -> QuerySet:
+        return search(self.q, self.filters)
+
+    def count(self) -> int:
+        if self._count is None:
+            if not _cache_enabled():
+                self._count = self.queryset().order_by().count()
+                return self._count
+            key = _cache_key(self.revision, "count", self.q, self.filters)
+            value = cache.get(key)
+            if value is None:
+                value = self.queryset().order_by().count()
+                cache.set(key, value, _ttl())
+            self._count = value
+        return self._count
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def ids(self, start: int, stop: int) -> list[int]:
+        if not _cache_enabled():
+            return list(self.queryset().values_list("item_id", flat=True)[start:stop])
+        key = _cache_key(self.revision, "ids", self.q, self.filters, f"{start}:{stop}")
+        ids = cache.get(key)
+        if ids is None:
+            ids = list(self.queryset().values_list("item_id", flat=True)[start:stop])
+            cache.set(key, ids, _ttl())
+        return ids
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            return self[index:index + 1][0]
+        start, stop = index.start or 0, index.stop if index.stop is not None else self.count()
+        ids = self.ids(start, stop)
+        rows = SearchEntry.objects.filter(item_id__in=ids)
+        if self.related:
+            rows = rows.select_related(*self.related)
+        if self.only_fields:
+            rows = rows.only(*self.only_fields)
+        by_id = {r.item_id: r for r in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+
+def cached_facets(q: str = "", filters: "Filters | None" = None) -> dict[str, list[dict]]:
+    f = filters or Filters()
+    if not _cache_enabled():
+        return facets(q, f)
+    key = _cache_key(current_revision(), "facets", q, f)
+    value = cache.get(key)
+    if value is None:
+        value = facets(q, f)
+        cache.set(key, value, _ttl())
+    return value
+
+
+def rebuild_index() -> int:
+    """Recompute the index of every published item from its version (maintenance, migrations)."""
+    from yiwang.catalog.models import ItemVersion
+
+    count = 0
+    entries = SearchEntry.objects.select_related("version", "organization").order_by("item_id")
+    batch: list[tuple[int, str, str]] = []
+    for entry in entries.iterator(chunk_size=500):
+        v: ItemVersion = entry.version
+        document = compose_document(v.name, v.aliases, [t.name for t in v.themes.all()],
+                                    [m.name for m in v.materials.all()], v.conditions, v.result_name,
+                                    entry.organization.name)
+        batch.append((entry.item_id, *index_texts(document)))
+        if len(batch) >= 500:
+            write_index(batch)
+            count += len(batch)
+            batch = []
+    write_index(batch)
+    bump_revision()
+    return count + len(batch)

@@ -503,7 +503,7 @@ class _Generator:
 
 MATERIAL_COLUMNS = ("version_id", "order", "name", "kind", "media", "originals", "copies", "required", "condition",
                     "source", "source_detail", "paper_size", "notes", "blank_form", "sample")
-SEARCH_COLUMNS = ("item_id", "version_id", "name", "aliases", "document", "tokens", "organization_id",
+SEARCH_COLUMNS = ("item_id", "version_id", "name", "aliases", "organization_id",
                   "region_code", "item_type", "for_person", "for_legal", "online_level", "popularity")
 
 
@@ -557,6 +557,7 @@ def generate(n: int, seed: int = 1, progress: Callable[[int], None] | None = Non
             v_themes: list[tuple] = []
             s_themes: list[tuple] = []
             entries: list[tuple] = []
+            index_rows: list[tuple[int, str, str]] = []
             for item, version, (org, spec, _level, _code) in zip(items, versions, picks):
                 item_mats = gen.materials(spec)
                 mats.extend((version.id, *m) for m in item_mats)
@@ -567,9 +568,10 @@ def generate(n: int, seed: int = 1, progress: Callable[[int], None] | None = Non
                     version.name, version.aliases, [gen.theme_names[t] for t in theme_ids],
                     [m[1] for m in item_mats], version.conditions, version.result_name, org.name)
                 objects = set(version.service_objects)
+                index_rows.append((item.id, *search.index_texts(document)))
                 entries.append((
-                    item.id, version.id, version.name.lower(), version.aliases.lower(), document,
-                    " ".join(sorted(search.tokens_of(document))), org.id, org.region.code, version.item_type,
+                    item.id, version.id, version.name.lower(), version.aliases.lower(),
+                    org.id, org.region.code, version.item_type,
                     bool(objects & codes.PERSON_OBJECTS), bool(objects & codes.LEGAL_OBJECTS),
                     version.online_level, item.popularity))
             _insert(Material, MATERIAL_COLUMNS, mats)
@@ -579,12 +581,13 @@ def generate(n: int, seed: int = 1, progress: Callable[[int], None] | None = Non
                 ItemVersion.objects.filter(item=OuterRef("pk"), number=1).values("id")[:1]))
             _insert(SearchEntry, SEARCH_COLUMNS, entries)
             _insert(through_s, ("searchentry_id", "theme_id"), s_themes)
+            search.write_index(index_rows)
             first_code = first_code or picks[0][3]
             last_code = picks[-1][3]
             done += size
             if progress:
                 progress(done)
-        search.rebuild_fts()
+        search.bump_revision()
         audit.record(AUDIT_ACTION, "ServiceItem", f"{first_code}..{last_code}", actor="system:generate_items",
                      detail={"count": n, "seed": seed, "organizations": len(orgs),
                              "organizations_created": orgs_created, "basic_items_created": basic_created,

@@ -178,7 +178,7 @@ FACET_TITLES = [
 
 
 def _facet_groups(q: str, f: search.Filters, params: dict[str, str]) -> list[dict]:
-    data = search.facets(q, f)
+    data = search.cached_facets(q, f)
     groups = []
     for key, param, title in FACET_TITLES:
         current = params.get(param, "")
@@ -215,7 +215,7 @@ def search_page(request):
         notices.append("页码无效，已显示第一页。")
         page_number = 1
 
-    results = search.search(q, filters).select_related("version", "organization", "item")
+    results = search.SearchResults(q, filters, related=("version", "organization", "item"))
     paginator = Paginator(results, PAGE_SIZE)
     page = paginator.get_page(page_number)
     words = _highlight_words(q)

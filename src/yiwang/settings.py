@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files (CSP 'self')
     "django_filters",
+    "oauth2_provider",
     "yiwang.core",
     "yiwang.identity",
     "yiwang.catalog",
@@ -57,6 +58,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "yiwang.core.middleware.SecurityHeadersMiddleware",
+    "yiwang.catalog.middleware.PublicSearchAnswerCache",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -65,7 +68,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "yiwang.core.middleware.SecurityHeadersMiddleware",
     "yiwang.identity.acting.ActingMiddleware",
     "yiwang.core.middleware.AuditActorMiddleware",
 ]
@@ -99,16 +101,35 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("YIWANG_TEST_SQLITE", "")} if os.environ.get("YIWANG_TEST_SQLITE") else {}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# ---- Registration and sign-in (docs/identity.md) ----
+# One sign-in field for username, citizen ID number or mobile number; locked accounts refused.
+AUTHENTICATION_BACKENDS = ["yiwang.identity.backends.IdentifierBackend"]
+# Password policy shown on every new-password field (yiwang.identity.passwords.policy_text).
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "yiwang.identity.passwords.LengthValidator",
+     "OPTIONS": {"min_length": int(os.environ.get("YIWANG_PASSWORD_MIN_LENGTH", 10))}},
+    {"NAME": "yiwang.identity.passwords.LettersAndDigitsValidator"},
+    {"NAME": "yiwang.identity.passwords.CommonPasswordValidator"},
+    {"NAME": "yiwang.identity.passwords.PersonalDataValidator"},
 ]
+# Text messages: dotted path of the backend class (OutboxBackend keeps them in the database).
+YIWANG_SMS_BACKEND = os.environ.get("YIWANG_SMS_BACKEND", "yiwang.identity.sms.OutboxBackend")
+YIWANG_SMS_CODE_TTL = 300           # seconds a code stays valid
+YIWANG_SMS_RESEND_SECONDS = 60      # per number and purpose
+YIWANG_SMS_DAILY_LIMIT = 10         # codes per number per day
+YIWANG_SMS_MAX_ATTEMPTS = 5         # wrong tries per code
+YIWANG_SMS_RATE_IP = os.environ.get("YIWANG_SMS_RATE_IP", "20/h")
+YIWANG_CODE_RATE_IP = os.environ.get("YIWANG_CODE_RATE_IP", "30/h")
+YIWANG_REGISTER_RATE_IP = os.environ.get("YIWANG_REGISTER_RATE_IP", "20/h")
+YIWANG_LOGIN_RATE_IP = os.environ.get("YIWANG_LOGIN_RATE_IP", "30/m")
+YIWANG_LOGIN_RATE_ACCOUNT = os.environ.get("YIWANG_LOGIN_RATE_ACCOUNT", "10/5m")
+YIWANG_LOGIN_MAX_FAILURES = 5       # wrong passwords in a row before the account locks
+YIWANG_LOGIN_LOCK_MINUTES = 15
+# ---- end of registration and sign-in ----
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/office/"
 LOGOUT_REDIRECT_URL = "/"
@@ -158,8 +179,13 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("YIWAN
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    # Bearer tokens of the OpenID provider first (its 401 challenge answers missing credentials),
+    # then the session of the pages.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["yiwang.identity.api_auth.BearerTokenAuthentication",
+                                       "rest_framework.authentication.SessionAuthentication"],
+    # Staff using the session must have passed the second factor; bearer tokens are unaffected.
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly",
+                                   "yiwang.identity.totp.SecondFactorForStaffSession"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer",
                                  "rest_framework.renderers.BrowsableAPIRenderer"],
     "DEFAULT_PAGINATION_CLASS": "yiwang.core.api_base.Pagination",
@@ -206,3 +232,50 @@ YIWANG_EXTRA_PROVINCES = env_list("YIWANG_EXTRA_PROVINCES", "39")
 YIWANG_PDF_FONT = os.environ.get("YIWANG_PDF_FONT", "")
 # Search pages, counts and facets are cached per catalog revision (0 turns the cache off).
 YIWANG_SEARCH_CACHE_SECONDS = int(os.environ.get("YIWANG_SEARCH_CACHE_SECONDS", "300"))
+
+# Single sign-on: Yiwang is an OpenID Connect provider (docs/sso.md).
+from yiwang.identity.oidc_keys import inactive_keys, signing_key  # noqa: E402
+
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "OIDC_RSA_PRIVATE_KEY": signing_key(production=PRODUCTION, var_dir=VAR_DIR),
+    "OIDC_RSA_PRIVATE_KEYS_INACTIVE": inactive_keys(),
+    "OIDC_ISS_ENDPOINT": os.environ.get("YIWANG_OIDC_ISSUER", ""),  # default: <this server>/o
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": True,
+    # Registration already limits http to loopback addresses (identity.services_oidc).
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": False,
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OIDC_SUBJECT_TYPES_SUPPORTED": ["pairwise"],
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "client_credentials", "refresh_token"],
+    "PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,  # S256 only
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 14 * 24 * 3600,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    "ID_TOKEN_EXPIRE_SECONDS": 3600,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "REQUEST_APPROVAL_PROMPT": "force",
+    "SCOPES": {
+        "openid": "确认您的身份（为本应用生成的专用标识）",
+        "profile": "您的姓名、用户名、实名等级和脱敏的身份证号码",
+        "phone": "您的手机号码（脱敏，如 138****5678）",
+        "enterprise": "您当前代表的企业（名称和统一社会信用代码）",
+        "catalog.read": "读取您管理范围内的事项目录（含草稿）",
+        "catalog.write": "以您的身份修改事项目录",
+        "introspection": "核验本平台签发的访问令牌（资源服务器）",
+    },
+    "DEFAULT_SCOPES": ["openid"],
+    "OAUTH2_VALIDATOR_CLASS": "yiwang.identity.oidc.YiwangValidator",
+}
+# Named so that migrations referring to the toolkit's models resolve (they are not swapped).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"

@@ -16,6 +16,7 @@ urlpatterns = [
     path("office/identity/", include("yiwang.identity.urls_office")),
     path("office/", include("yiwang.catalog.urls_office")),
     path("office/", include("yiwang.core.urls_office")),
+    path("o/", include("yiwang.identity.urls_oidc", namespace="oauth2_provider")),
     path("api/v1/", include("yiwang.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from tests import factories
+from tests.identity.helpers_totp import sign_in_staff
 from yiwang.catalog import services
 from yiwang.catalog.models import ItemVersion, ServiceItem
 from yiwang.core.models import AuditEntry
@@ -27,7 +28,7 @@ def anon():
 
 def client_for(user) -> APIClient:
     client = APIClient()
-    client.force_login(user)
+    sign_in_staff(client, user)
     return client
 
 
@@ -384,7 +385,7 @@ def test_platform_admin_may_act_for_every_department(published, platform_admin):
 
 def test_session_writes_need_the_csrf_token(published, admin_a):
     client = APIClient(enforce_csrf_checks=True)
-    client.force_login(admin_a)
+    sign_in_staff(client, admin_a)
     response = client.post(item_url(published.item.implementation_code, "revise/"))
     assert response.status_code == 403 and response.json()["code"] == "csrf_failed"
     assert published.item.versions.count() == 1

@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests import factories
+from tests.identity.helpers_totp import sign_in_staff
 from yiwang.catalog.models import BasicItem, ItemVersion, Material, ServiceItem
 from yiwang.core.models import AuditEntry
 
@@ -20,7 +21,7 @@ def state() -> tuple[int, ...]:
 @pytest.fixture
 def staff(admin_a):
     client = APIClient()
-    client.force_login(admin_a)
+    sign_in_staff(client, admin_a)
     return client
 
 

@@ -4,6 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests import factories
+from tests.identity.helpers_totp import sign_in_staff
 from yiwang.catalog import services
 
 pytestmark = pytest.mark.django_db
@@ -25,9 +26,9 @@ def test_draft_form_is_hidden_from_the_public_and_other_departments(client, org_
     draft = _item_with_form(org_a, admin_a)
     url = "/media/" + draft.materials.get().blank_form.name
     assert client.get(url).status_code == 404
-    client.force_login(admin_b)
+    sign_in_staff(client, admin_b)
     assert client.get(url).status_code == 404
-    client.force_login(admin_a)
+    sign_in_staff(client, admin_a)
     response = client.get(url)
     assert response.status_code == 200 and b"".join(response.streaming_content) == PDF
 

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests import factories
+from tests.identity.helpers_totp import sign_in_staff
 from yiwang.catalog import search
 from yiwang.catalog.models import ItemVersion, Material, ServiceItem
 from yiwang.core.models import AuditEntry
@@ -59,7 +60,7 @@ def edit_post(version, **overrides) -> dict:
 
 # ----------------------------------------------------------------------------- the happy path
 def test_created_item_goes_through_review_and_publishing_to_the_portal_search(client, org_a, admin_a, admin_a2):
-    client.force_login(admin_a)
+    sign_in_staff(client, admin_a)
     item = create_via_form(client, org_a)
     page = client.get(f"/office/items/{item.implementation_code}/")
     assert "已新建事项" in page.content.decode()
@@ -75,7 +76,7 @@ def test_created_item_goes_through_review_and_publishing_to_the_portal_search(cl
     assert "审核须由提交人以外的管理员进行" in r.content.decode()
     assert item.versions.get().status == ItemVersion.Status.SUBMITTED
 
-    client.force_login(admin_a2)
+    sign_in_staff(client, admin_a2)
     dashboard = client.get("/office/").content.decode()
     assert "待我审核" in dashboard and "餐饮服务许可" in dashboard
     r = client.post(f"/office/items/{item.implementation_code}/versions/1/review/",
@@ -90,22 +91,22 @@ def test_created_item_goes_through_review_and_publishing_to_the_portal_search(cl
 
 
 def test_returning_a_version_needs_a_reason_and_shows_it_to_the_author(client, org_a, admin_a, admin_a2):
-    client.force_login(admin_a)
+    sign_in_staff(client, admin_a)
     item = create_via_form(client, org_a)
     client.post(f"/office/items/{item.implementation_code}/versions/1/submit/")
-    client.force_login(admin_a2)
+    sign_in_staff(client, admin_a2)
     url = f"/office/items/{item.implementation_code}/versions/1/review/"
     r = client.post(url, {"decision": "return", "opinion": ""})
     assert r.status_code == 400 and "退回修改时请写明理由" in r.content.decode()
     r = client.post(url, {"decision": "return", "opinion": "收费依据不全"})
     assert r.status_code == 302
-    client.force_login(admin_a)
+    sign_in_staff(client, admin_a)
     assert "收费依据不全" in client.get(f"/office/items/{item.implementation_code}/").content.decode()
     assert item.versions.get().status == ItemVersion.Status.DRAFT
 
 
 def test_publishing_a_draft_is_refused_with_409(client, org_a, admin_a):
-    client.force_login(admin_a)
+    sign_in_staff(client, admin_a)
     item = create_via_form(client, org_a)
     r = client.post(f"/office/items/{item.implementation_code}/versions/1/publish/")
     assert r.status_code == 409
@@ -114,7 +115,7 @@ def test_publishing_a_draft_is_refused_with_409(client, org_a, admin_a):
 
 def test_revision_of_a_published_item_opens_a_new_draft_and_compare_shows_the_change(
         client, published, admin_a):
-    client.force_login(admin_a)
+    sign_in_staff(client, admin_a)
     code = published.item.implementation_code
     r = client.post(f"/office/items/{code}/revise/")
     assert r.status_code == 302 and r["Location"].endswith("/versions/2/edit/")
@@ -129,14 +130,14 @@ def test_revision_of_a_published_item_opens_a_new_draft_and_compare_shows_the_ch
 
 
 def test_history_lists_every_step_in_words(client, published, admin_a):
-    client.force_login(admin_a)
+    sign_in_staff(client, admin_a)
     page = client.get(f"/office/items/{published.item.implementation_code}/history/").content.decode()
     for words in ("新建事项", "提交审核", "审核通过", "发布", "catalog_a2"):
         assert words in page
 
 
 def test_version_page_shows_elements_in_guide_order(client, published, admin_a):
-    client.force_login(admin_a)
+    sign_in_staff(client, admin_a)
     page = client.get(f"/office/items/{published.item.implementation_code}/versions/1/").content.decode()
     positions = [page.index(h) for h in ("基本信息", "受理条件", "申请材料", "办理流程", "办理时限", "收费标准",
                                          "设定依据")]
@@ -145,7 +146,7 @@ def test_version_page_shows_elements_in_guide_order(client, published, admin_a):
 
 
 def test_retiring_needs_a_reason_then_withdraws_the_item_from_search(client, published, admin_a):
-    client.force_login(admin_a)
+    sign_in_staff(client, admin_a)
     code = published.item.implementation_code
     r = client.post(f"/office/items/{code}/retire/", {"reason": ""})
     assert r.status_code == 400 and "请写明取消原因" in r.content.decode()
@@ -156,7 +157,7 @@ def test_retiring_needs_a_reason_then_withdraws_the_item_from_search(client, pub
 
 # ----------------------------------------------------------------------------- concurrency and bad input
 def test_saving_a_draft_with_a_stale_lock_version_is_a_409_and_changes_nothing(client, org_a, admin_a):
-    client.force_login(admin_a)
+    sign_in_staff(client, admin_a)
     item = create_via_form(client, org_a)
     draft = item.versions.get()
     stale = edit_post(draft, name="别人改过的名称")
@@ -180,7 +181,7 @@ def test_saving_a_draft_with_a_stale_lock_version_is_a_409_and_changes_nothing(c
 ])
 def test_invalid_form_is_a_400_with_messages_beside_the_fields_and_nothing_written(
         client, org_a, admin_a, overrides, field, message):
-    client.force_login(admin_a)
+    sign_in_staff(client, admin_a)
     before = counts()
     r = client.post("/office/items/new/", item_post(org_a, **overrides))
     assert r.status_code == 400
@@ -192,7 +193,7 @@ def test_invalid_form_is_a_400_with_messages_beside_the_fields_and_nothing_writt
 
 
 def test_an_upload_that_is_not_what_its_name_says_is_rejected(client, org_a, admin_a):
-    client.force_login(admin_a)
+    sign_in_staff(client, admin_a)
     before = counts()
     fake = SimpleUploadedFile("申请书.pdf", b"just some text, not a pdf", content_type="application/pdf")
     r = client.post("/office/items/new/", {**item_post(org_a), "m-0-blank_form": fake})
@@ -203,7 +204,7 @@ def test_an_upload_that_is_not_what_its_name_says_is_rejected(client, org_a, adm
 
 def test_a_real_pdf_is_stored_with_the_material(client, org_a, admin_a, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    client.force_login(admin_a)
+    sign_in_staff(client, admin_a)
     pdf = SimpleUploadedFile("申请书.pdf", b"%PDF-1.4\n%test\n", content_type="application/pdf")
     item = create_via_form(client, org_a, **{"m-0-blank_form": pdf})
     material = item.versions.get().materials.get()
@@ -211,7 +212,7 @@ def test_a_real_pdf_is_stored_with_the_material(client, org_a, admin_a, settings
 
 
 def test_adding_a_material_row_redisplays_without_errors(client, org_a, admin_a):
-    client.force_login(admin_a)
+    sign_in_staff(client, admin_a)
     r = client.post("/office/items/new/", {**item_post(org_a, name=""), "add_material": "1"})
     assert r.status_code == 200
     body = r.content.decode()
@@ -220,7 +221,7 @@ def test_adding_a_material_row_redisplays_without_errors(client, org_a, admin_a)
 
 
 def test_submitting_without_materials_is_refused(client, org_a, admin_a):
-    client.force_login(admin_a)
+    sign_in_staff(client, admin_a)
     item = create_via_form(client, org_a, **{"m-TOTAL_FORMS": "0"})
     r = client.post(f"/office/items/{item.implementation_code}/versions/1/submit/")
     assert r.status_code == 400 and "请至少列出一项申请材料" in r.content.decode()
@@ -228,7 +229,7 @@ def test_submitting_without_materials_is_refused(client, org_a, admin_a):
 
 # ----------------------------------------------------------------------------- scoping and access
 def test_admin_of_another_department_gets_404_for_the_item_and_its_actions(client, published, admin_b):
-    client.force_login(admin_b)
+    sign_in_staff(client, admin_b)
     code = published.item.implementation_code
     before = counts()
     for url in (f"/office/items/{code}/", f"/office/items/{code}/versions/1/", f"/office/items/{code}/history/",
@@ -245,7 +246,7 @@ def test_admin_of_another_department_gets_404_for_the_item_and_its_actions(clien
 
 
 def test_creating_for_another_department_is_refused(client, org_a, org_b, admin_b):
-    client.force_login(admin_b)
+    sign_in_staff(client, admin_b)
     r = client.post("/office/items/new/", item_post(org_a))
     assert r.status_code == 400 and "请从列表中选择" in r.content.decode()
     assert not ServiceItem.objects.exists()
@@ -254,20 +255,20 @@ def test_creating_for_another_department_is_refused(client, org_a, org_b, admin_
 def test_user_without_staff_account_gets_403_and_anonymous_goes_to_login(client, db):
     assert client.get("/office/")["Location"].startswith("/accounts/login/")
     user = get_user_model().objects.create_user("citizen", password="yiwang-demo")
-    client.force_login(user)
+    sign_in_staff(client, user)
     for url in ("/office/", "/office/items/", "/office/items/new/"):
         assert client.get(url).status_code == 403
 
 
 def test_staff_without_catalog_role_cannot_open_item_pages(client, org_a):
     clerk = factories.staff("clerk", org_a, "clerk")
-    client.force_login(clerk)
+    sign_in_staff(client, clerk)
     assert client.get("/office/").status_code == 200
     assert client.get("/office/items/").status_code == 403
 
 
 def test_list_is_sortable_filterable_and_paginated(client, org_a, admin_a):
-    client.force_login(admin_a)
+    sign_in_staff(client, admin_a)
     for i in range(22):
         create_via_form(client, org_a, name=f"测试事项{i:02d}")
     client.get("/office/")  # shows (and clears) the last confirmation message

@@ -264,25 +264,27 @@ def test_elder_toggle_never_redirects_off_site(client, db, target):
 # ----------------------------------------------------------------------------- login
 def test_login_page_has_chinese_labels(client, db):
     html = _text(client.get("/accounts/login/"))
-    assert '<label for="id_username">用户名</label>' in html
+    assert '<label for="id_username">账号</label>' in html
     assert '<label for="id_password">密码</label>' in html
 
 
 def test_wrong_password_shows_an_error_summary(client, admin_a):
     response = client.post("/accounts/login/", {"username": "catalog_a", "password": "wrong-password"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     html = _text(response)
-    assert 'class="error-summary"' in html and "用户名或密码不正确" in html
+    assert 'class="error-summary"' in html and "账号或密码不正确" in html
 
 
 def test_empty_login_form_names_each_missing_field(client, db):
     html = _text(client.post("/accounts/login/", {"username": "", "password": ""}))
-    assert "请输入用户名" in html and "请输入密码" in html
+    assert "请输入账号" in html and "请输入密码" in html
     assert 'aria-invalid="true"' in html
 
 
-def test_staff_login_goes_to_the_office_and_logout_needs_post(client, admin_a):
+def test_staff_login_asks_for_the_second_factor_and_logout_needs_post(client, admin_a):
     response = client.post("/accounts/login/", {"username": "catalog_a", "password": "yiwang-demo"})
-    assert response.status_code == 302 and response["Location"] == "/office/"
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/totp/")
+    assert "_auth_user_id" not in client.session
+    client.force_login(admin_a)
     assert client.get("/accounts/logout/").status_code == 405
     assert client.post("/accounts/logout/").status_code == 302

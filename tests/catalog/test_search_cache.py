@@ -27,9 +27,24 @@ def test_repeated_query_is_answered_from_the_cache(client, published):
     assert _names(client, "食品") == ["食品经营许可"]
     with CaptureQueriesContext(connection) as ctx:
         assert _names(client, "食品") == ["食品经营许可"]
-    heavy = [q["sql"] for q in ctx.captured_queries if "catalog_search" in q["sql"] and "MATCH" in q["sql"].upper()
-             or "@@" in q["sql"]]
-    assert heavy == []
+    assert [q["sql"] for q in ctx.captured_queries] == [
+        q["sql"] for q in ctx.captured_queries if "catalog_catalogrevision" in q["sql"]]  # one revision read
+    assert client.get("/api/v1/items/", {"q": "食品"})["X-Cache"] == "hit"
+
+
+def test_cached_answers_keep_the_security_headers(client, published):
+    client.get("/api/v1/items/", {"q": "食品"})
+    response = client.get("/api/v1/items/", {"q": "食品"})
+    assert response["X-Cache"] == "hit"
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_bad_requests_and_browsable_pages_are_not_cached(client, published):
+    assert client.get("/api/v1/items/", {"type": "99"}).status_code == 400
+    assert "X-Cache" not in client.get("/api/v1/items/", {"type": "99"})
+    client.get("/api/v1/items/", HTTP_ACCEPT="text/html")
+    assert "X-Cache" not in client.get("/api/v1/items/", HTTP_ACCEPT="text/html")
 
 
 def test_publishing_makes_the_new_item_visible_at_once(client, published, org_a, admin_a, admin_a2):

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from tests import factories
+from tests.identity.helpers_totp import sign_in_staff
 from yiwang.core.validators import make_uscc
 
 
@@ -101,6 +102,6 @@ def test_organization_list_queries_do_not_grow(api, city):
 
 
 def test_regions_and_organizations_are_read_only(api, admin_a, org_a):
-    api.force_login(admin_a)
+    sign_in_staff(api, admin_a)
     assert api.post("/api/v1/regions/", {"code": "390103000000"}, format="json").status_code == 405
     assert api.delete(f"/api/v1/organizations/{org_a.uscc}/").status_code == 405

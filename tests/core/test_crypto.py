@@ -169,6 +169,8 @@ def test_production_without_keys_fails_at_first_use():
 
 def test_development_without_keys_uses_a_derived_key_and_says_so(caplog, monkeypatch):
     monkeypatch.setattr(crypto, "_warned", set())
+    crypto._parse_data_keys.cache_clear()  # the warning is given when the keys are first read
+    crypto._parse_index_key.cache_clear()
     with (caplog.at_level(logging.WARNING, logger="yiwang.core.crypto"),
           keys(data_keys="", index_key="", PRODUCTION=False)):
         token = crypto.encrypt(ID_NUMBER, CONTEXT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests import factories
+from tests.identity.helpers_totp import sign_in_staff
 from yiwang.core import services
 from yiwang.core.errors import NotPermitted, ValidationFailed
 from yiwang.core.models import AuditEntry, Organization, Region
@@ -28,7 +29,7 @@ def org_post(region_code: str, **overrides) -> dict:
 
 
 def test_platform_admin_creates_a_town_and_an_organisation_in_it(client, city, platform_admin):
-    client.force_login(platform_admin)
+    sign_in_staff(client, platform_admin)
     r = client.post(f"/office/regions/?parent={city['district'].code}", {"code": TOWN, "name": "江南街道",
                                                                           "parent": city["district"].code})
     assert r.status_code == 302
@@ -53,7 +54,7 @@ def test_platform_admin_creates_a_town_and_an_organisation_in_it(client, city, p
     ("390199001000", "上级区划 390199000000 尚未建立"),
 ])
 def test_region_codes_are_checked_and_the_parent_must_exist(client, city, platform_admin, code, message):
-    client.force_login(platform_admin)
+    sign_in_staff(client, platform_admin)
     before = AuditEntry.objects.count()
     r = client.post("/office/regions/", {"code": code, "name": "某街道"})
     if message is None:
@@ -72,7 +73,7 @@ def test_duplicate_region_code_is_refused(city, platform_admin):
 
 
 def test_region_name_can_change_but_not_its_code(client, city, platform_admin):
-    client.force_login(platform_admin)
+    sign_in_staff(client, platform_admin)
     r = client.post(f"/office/regions/{city['district'].code}/edit/", {"name": "滨江新区", "code": "390103000000"})
     assert r.status_code == 302
     city["district"].refresh_from_db()
@@ -90,7 +91,7 @@ def test_region_name_can_change_but_not_its_code(client, city, platform_admin):
 ])
 def test_invalid_organisation_input_gets_messages_beside_the_fields(client, city, platform_admin, overrides, field,
                                                                      message):
-    client.force_login(platform_admin)
+    sign_in_staff(client, platform_admin)
     before = (AuditEntry.objects.count(), Organization.objects.count())
     r = client.post("/office/organizations/new/", org_post(city["district"].code, **overrides))
     assert r.status_code == 400
@@ -100,14 +101,14 @@ def test_invalid_organisation_input_gets_messages_beside_the_fields(client, city
 
 
 def test_credit_code_must_be_unique(client, city, org_a, platform_admin):
-    client.force_login(platform_admin)
+    sign_in_staff(client, platform_admin)
     r = client.post("/office/organizations/new/", org_post(city["city"].code, uscc=org_a.uscc))
     assert r.status_code == 400 and "已被其他机构使用" in r.content.decode()
 
 
 def test_an_organisation_cannot_sit_below_itself(client, city, org_a, platform_admin):
     child = factories.organization("市场监管局江南所", city["district"], parent=org_a)
-    client.force_login(platform_admin)
+    sign_in_staff(client, platform_admin)
     data = org_post(city["city"].code, uscc=org_a.uscc, name=org_a.name, parent=child.uscc)
     r = client.post(f"/office/organizations/{org_a.uscc}/edit/", data)
     assert r.status_code == 400 and "上级机构不能是本机构或其下级机构" in r.content.decode()
@@ -116,7 +117,7 @@ def test_an_organisation_cannot_sit_below_itself(client, city, org_a, platform_a
 
 
 def test_editing_and_deactivating_an_organisation_is_audited(client, city, org_a, platform_admin):
-    client.force_login(platform_admin)
+    sign_in_staff(client, platform_admin)
     data = org_post(city["city"].code, uscc=org_a.uscc, name="临江市市场监管局", department_code="0117")
     assert client.post(f"/office/organizations/{org_a.uscc}/edit/", data).status_code == 302
     org_a.refresh_from_db()
@@ -140,7 +141,7 @@ def test_an_organisation_with_items_keeps_its_credit_code(city, published, platf
 
 
 def test_catalog_admin_gets_403_on_region_and_organisation_pages(client, city, org_a, admin_a):
-    client.force_login(admin_a)
+    sign_in_staff(client, admin_a)
     before = (AuditEntry.objects.count(), Region.objects.count(), Organization.objects.count())
     for url in ("/office/regions/", f"/office/regions/{city['city'].code}/edit/", "/office/organizations/",
                 "/office/organizations/new/", f"/office/organizations/{org_a.uscc}/edit/"):

@@ -27,6 +27,8 @@ from yiwang.core.api_base import ErrorSerializer, validated
 from yiwang.core.errors import NotFound, StateError
 from yiwang.core.models import Organization
 from yiwang.core.validators import InvalidCode, check_basic_code, check_division_code, check_uscc
+from yiwang.identity.api_auth import CatalogTokenScope
+from yiwang.identity.totp import SecondFactorForStaffSession
 
 SMALL_INT = 32767
 MAX_TEXT = 20000
@@ -503,7 +505,7 @@ class ItemViewSet(viewsets.GenericViewSet):
     def get_permissions(self):
         if self.action in ("list", "retrieve"):
             return [permissions.AllowAny()]
-        return [permissions.IsAuthenticated()]
+        return [CatalogTokenScope(), permissions.IsAuthenticated(), SecondFactorForStaffSession()]
 
     # ------------------------------------------------------------------ public reads
     @extend_schema(

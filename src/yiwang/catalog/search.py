@@ -409,6 +409,25 @@ class SearchResults:
         return [by_id[i] for i in ids if i in by_id]
 
 
+def response_cache_key(host: str, params) -> str | None:
+    """A cache key for a whole public answer (None when caching is off)."""
+    if not _cache_enabled():
+        return None
+    items = sorted((k, v) for k in params for v in params.getlist(k)) if hasattr(params, "getlist") \
+        else sorted(params.items())
+    raw = f"{host}\x1f{items}"
+    return f"search:{current_revision()}:answer:{hashlib.sha1(raw.encode()).hexdigest()}"
+
+
+def cache_get(key: str | None):
+    return cache.get(key) if key else None
+
+
+def cache_set(key: str | None, value) -> None:
+    if key:
+        cache.set(key, value, _ttl())
+
+
 def cached_facets(q: str = "", filters: "Filters | None" = None) -> dict[str, list[dict]]:
     f = filters or Filters()
     if not _cache_enabled():

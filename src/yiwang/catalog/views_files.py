@@ -24,9 +24,11 @@ def material_file(request, path: str):
         raise Http404
     owners = Material.objects.filter(Q(blank_form=path) | Q(sample=path)).select_related("version__item")
     allowed = False
+    from yiwang.identity.totp import second_factor_passed
+
     for m in owners:
-        if m.version.status in PUBLIC_STATES or scoping.can_act_for(
-                request.user, m.version.item.organization_id, Role.CATALOG_ADMIN):
+        if m.version.status in PUBLIC_STATES or (second_factor_passed(request) and scoping.can_act_for(
+                request.user, m.version.item.organization_id, Role.CATALOG_ADMIN)):
             allowed = True
             field = m.blank_form if m.blank_form.name == path else m.sample
             break

@@ -277,8 +277,11 @@ def _published_version_or_404(implementation_code: str) -> ItemVersion:
 
 
 def _guide_context(request, version: ItemVersion) -> dict:
+    from yiwang.identity.services_levels import apply_gate
+
     item = version.item
     return {
+        "gate": apply_gate(request.user, version),
         "item": item, "version": version, "materials": list(version.materials.all()),
         "themes": list(version.themes.all()), "steps": version.process_steps(),
         "estimated": _estimated_completion(version), "today": timezone.localdate(),

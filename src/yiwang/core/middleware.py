@@ -20,12 +20,15 @@ class SecurityHeadersMiddleware:
 
 
 class AuditActorMiddleware:
-    """Attribute the audit entries written during a request to the signed-in user."""
+    """Attribute the audit entries written during a request to the signed-in user, and to the
+    enterprise they act for (``request.acting``, set by the identity acting middleware)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        with audit.acting_as(audit.actor_name(user)):
+        acting = getattr(request, "acting", None)
+        on_behalf_of = f"enterprise:{acting.uscc}" if acting is not None else ""
+        with audit.acting_as(audit.actor_name(user), on_behalf_of):
             return self.get_response(request)

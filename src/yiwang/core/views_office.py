@@ -9,7 +9,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
@@ -21,19 +21,26 @@ from yiwang.core import services, validators
 from yiwang.core.errors import DomainError
 from yiwang.core.forms import DeactivateForm, OrganizationForm, RegionForm, RegionNameForm
 from yiwang.core.models import Organization, Region
-from yiwang.identity import scoping
+from yiwang.identity import scoping, totp
 
+TOTP_URL = "/accounts/totp/"
 INVALID = "填写有误，请按提示修改 / please correct the marked fields"
 
 
 def staff_required(view):
-    """Signed in (else to the login page) and a staff member (else 403)."""
+    """Signed in with the second factor (else to the login or code page) and a staff member (else 403)."""
 
     @wraps(view)
-    @login_required
     def wrapper(request, *args, **kwargs):
+        here = request.get_full_path()
+        if not request.user.is_authenticated:
+            if request.session.get(totp.SESSION_PENDING):
+                return redirect_to_login(here, TOTP_URL)
+            return redirect_to_login(here)
         if scoping.staff_of(request.user) is None:
             raise PermissionDenied("仅限工作人员 / staff only")
+        if not totp.second_factor_passed(request):
+            return redirect_to_login(here, TOTP_URL)
         return view(request, *args, **kwargs)
 
     return wrapper

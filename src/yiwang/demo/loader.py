@@ -24,7 +24,7 @@ from yiwang.catalog.models import BasicItem, ItemVersion, SearchEntry, ServiceIt
 from yiwang.core import audit, validators
 from yiwang.core.models import Organization, Region
 from yiwang.demo import catalog_data as data
-from yiwang.demo import places
+from yiwang.demo import identity, places
 from yiwang.identity.models import Role, StaffAccount
 
 REFERENCE_CSV = Path(__file__).resolve().parent / "data" / "catalog-reference.csv"
@@ -68,6 +68,7 @@ class Summary:
         out.append(f"演示账号（密码均为 {DEMO_PASSWORD}）：")
         for a in self.accounts:
             out.append(f"  {a['username']:<11}{a['roles']:<10}{a['organization']}")
+        out.append(f"工作人员动态口令密钥（所有演示工作人员共用）：{identity.DEMO_TOTP_SECRET}")
         return out
 
 
@@ -734,6 +735,7 @@ def load_demo() -> Summary:
             audit.record("demo.places.create", "Organization", "demo",
                          detail={"regions": summary.created["区划"], "organizations": summary.created["机构"]})
         users = load_accounts(summary, orgs)
+        identity.load_identities(summary, orgs)  # registries, citizens, company and agent, staff second factor
         load_themes_and_synonyms(summary)
         created = load_items(summary, orgs, users)
         load_popularity(summary)

@@ -210,3 +210,45 @@ class LoginEvent(models.Model):
     class Meta:
         verbose_name = verbose_name_plural = "登录记录"
         ordering = ["-created_at"]
+
+
+# ============================================================================ single sign-on (OIDC)
+
+class ClientPolicy(models.Model):
+    """接入应用: the platform's rules for one OAuth 2 / OpenID Connect client.
+
+    The client itself (id, hashed secret, redirect URIs, grant type) is django-oauth-toolkit's
+    ``Application``; this adds what the platform decides: the scopes it may ask for, whether it
+    is enabled, and who registered it.
+    """
+
+    application = models.OneToOneField("oauth2_provider.Application", on_delete=models.CASCADE,
+                                       related_name="policy", verbose_name="应用")
+    allowed_scopes = models.JSONField("允许的权限范围", default=list)
+    description = models.CharField("说明", max_length=200, blank=True)
+    is_active = models.BooleanField("启用", default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", verbose_name="登记人")
+    created_at = models.DateTimeField("登记时间", auto_now_add=True)
+    secret_rotated_at = models.DateTimeField("密钥更换时间", null=True, blank=True)
+    disabled_at = models.DateTimeField("停用时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "接入应用"
+
+
+class ActingContext(models.Model):
+    """单点登录的办事身份: the enterprise a person acted for when authorising a client.
+
+    Bound first to the authorisation code, then to each access token issued from it (and from
+    its refresh tokens), so the ID token and userinfo name the same enterprise.
+    """
+
+    grant = models.OneToOneField("oauth2_provider.Grant", null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="+")
+    access_token = models.OneToOneField("oauth2_provider.AccessToken", null=True, blank=True,
+                                        on_delete=models.CASCADE, related_name="+")
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, related_name="+", verbose_name="企业")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "单点登录办事身份"

@@ -1,3 +1,9 @@
-"""Routes (filled in by the pages)."""
+"""Identity pages of the workbench, mounted at /office/identity/."""
 
-urlpatterns = []
+from django.urls import path
+
+from yiwang.identity import views_clerk
+
+urlpatterns = [
+    path("verify/", views_clerk.verify, name="office_identity_verify"),
+]

@@ -1,3 +1,9 @@
-"""Routes (filled in by the pages)."""
+"""The staff second factor, mounted at /accounts/totp/."""
 
-urlpatterns = []
+from django.urls import path
+
+from yiwang.identity import views_totp
+
+urlpatterns = [
+    path("", views_totp.second_factor, name="totp"),
+]

@@ -31,6 +31,8 @@ def create_phrase_index(apps, schema_editor):
             search.write_index(rows)
             rows = []
     search.write_index(rows)
+    if vendor == "postgresql":
+        schema_editor.execute("ANALYZE catalog_search_tsv")  # plan with real statistics at once
 
 
 def drop_phrase_index(apps, schema_editor):

@@ -101,7 +101,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("YIWANG_TEST_SQLITE", "")} if os.environ.get("YIWANG_TEST_SQLITE") else {}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -438,25 +438,3 @@ def cached_facets(q: str = "", filters: "Filters | None" = None) -> dict[str, li
         value = facets(q, f)
         cache.set(key, value, _ttl())
     return value
-
-
-def rebuild_index() -> int:
-    """Recompute the index of every published item from its version (maintenance, migrations)."""
-    from yiwang.catalog.models import ItemVersion
-
-    count = 0
-    entries = SearchEntry.objects.select_related("version", "organization").order_by("item_id")
-    batch: list[tuple[int, str, str]] = []
-    for entry in entries.iterator(chunk_size=500):
-        v: ItemVersion = entry.version
-        document = compose_document(v.name, v.aliases, [t.name for t in v.themes.all()],
-                                    [m.name for m in v.materials.all()], v.conditions, v.result_name,
-                                    entry.organization.name)
-        batch.append((entry.item_id, *index_texts(document)))
-        if len(batch) >= 500:
-            write_index(batch)
-            count += len(batch)
-            batch = []
-    write_index(batch)
-    bump_revision()
-    return count + len(batch)

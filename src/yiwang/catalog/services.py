@@ -144,10 +144,10 @@ def _write_materials(version: ItemVersion, materials: list[dict]) -> None:
         mat = Material(version=version, order=order, **{k: v for k, v in m.items() if k in MATERIAL_FIELDS})
         for f in ("blank_form", "sample"):
             value = m.get(f)
-            if value:
-                getattr(mat, f).name = value if isinstance(value, str) else None
-                if not isinstance(value, str):
-                    getattr(mat, f).save(value.name, value, save=False)
+            if isinstance(value, str):  # a file kept from an earlier version
+                getattr(mat, f).name = value
+            elif value:  # a checked upload
+                getattr(mat, f).save(value.name, value, save=False)
         mat.save()
 
 

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from yiwang.core.errors import DomainError
+from yiwang.core.i18n import pair_messages
 
 logger = logging.getLogger(__name__)
 
@@ -35,24 +36,6 @@ class ErrorSerializer(serializers.Serializer):
 
 
 # ----------------------------------------------------------------------------- bilingual validation
-# DRF messages that are not marked for translation.
-_UNTRANSLATED = {"No data provided": "请求内容为空 / no data provided"}
-
-
-def _merge(zh: Any, en: Any) -> Any:
-    """Pair the Chinese and English renderings of the same error structure."""
-    if isinstance(zh, dict):
-        en = en if isinstance(en, dict) else {}
-        return {k: _merge(v, en.get(k)) for k, v in zh.items()}
-    if isinstance(zh, list):
-        en = en if isinstance(en, list) else []
-        return [_merge(z, en[i] if i < len(en) else None) for i, z in enumerate(zh)]
-    z, e = str(zh), "" if en is None else str(en)
-    if z in _UNTRANSLATED:
-        return _UNTRANSLATED[z]
-    return z if not e or e == z or "/ " in z else f"{z} / {e}"
-
-
 def validated(make: Callable[[], serializers.Serializer]) -> serializers.Serializer:
     """Validate a fresh serializer from ``make()``; on failure raise its errors in Chinese then English.
 
@@ -68,7 +51,7 @@ def validated(make: Callable[[], serializers.Serializer]) -> serializers.Seriali
         again = make()
         again.is_valid()
         en = again.errors
-    raise exceptions.ValidationError(_merge(zh, en))
+    raise exceptions.ValidationError(pair_messages(zh, en))
 
 
 # ----------------------------------------------------------------------------- pagination

@@ -21,7 +21,6 @@ def set_override(day: dt.date, is_workday: bool, name: str = "", user=None) -> H
     audit.record("calendar.override.set", "HolidayOverride", day.isoformat(), before=before,
                  after={"date": day, "is_workday": is_workday, "name": name},
                  actor=audit.actor_name(user) if user else None)
-    transaction.on_commit(calendar.invalidate_overrides)
     calendar.invalidate_overrides()
     return obj
 

@@ -428,11 +428,13 @@ def cache_set(key: str | None, value) -> None:
         cache.set(key, value, _ttl())
 
 
-def cached_facets(q: str = "", filters: "Filters | None" = None) -> dict[str, list[dict]]:
+def cached_facets(q: str = "", filters: "Filters | None" = None, *, revision: int | None = None,
+                  ) -> dict[str, list[dict]]:
+    """Facet counts, cached per catalog revision (pass the revision when it is already known)."""
     f = filters or Filters()
     if not _cache_enabled():
         return facets(q, f)
-    key = _cache_key(current_revision(), "facets", q, f)
+    key = _cache_key(current_revision() if revision is None else revision, "facets", q, f)
     value = cache.get(key)
     if value is None:
         value = facets(q, f)

@@ -177,8 +177,8 @@ FACET_TITLES = [
 ]
 
 
-def _facet_groups(q: str, f: search.Filters, params: dict[str, str]) -> list[dict]:
-    data = search.cached_facets(q, f)
+def _facet_groups(q: str, f: search.Filters, params: dict[str, str], revision: int | None = None) -> list[dict]:
+    data = search.cached_facets(q, f, revision=revision)
     groups = []
     for key, param, title in FACET_TITLES:
         current = params.get(param, "")
@@ -255,7 +255,7 @@ def search_page(request):
     }
     return render(request, "portal/search.html", {
         "q": q, "params": params, "notices": notices, "page": page, "rows": rows,
-        "count": paginator.count, "facet_groups": _facet_groups(q, filters, params),
+        "count": paginator.count, "facet_groups": _facet_groups(q, filters, params, results.revision),
         "active_filters": active_filters, "hot_items": hot, "page_links": page_links,
         "suggested_words": SUGGESTED_WORDS,
     })

@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "yiwang.core",
     "yiwang.identity",
     "yiwang.catalog",
+    "yiwang.applications",
+    "yiwang.cases",
 ]
 
 MIDDLEWARE = [

@@ -85,10 +85,24 @@ class ServiceItem(models.Model):
     retired_at = models.DateTimeField("取消时间", null=True, blank=True)
     retired_reason = models.CharField("取消原因", max_length=200, blank=True)
     popularity = models.PositiveIntegerField("热度", default=0)
+    # 列表字段: copies of the latest and the open version, kept in step by the catalog services so that
+    # the staff item list is one indexed query (see services.refresh_listing).
+    latest_name = models.CharField("最新版本事项名称", max_length=200, blank=True, default="")
+    latest_type = models.CharField("最新版本事项类型", max_length=2, blank=True, default="",
+                                   choices=codes.ItemType.choices)
+    latest_updated_at = models.DateTimeField("最近修改时间", null=True, blank=True)
+    open_status = models.CharField("在办版本状态", max_length=12, blank=True, default="")
+    open_number = models.PositiveIntegerField("在办版本号", null=True, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "实施清单事项"
         ordering = ["implementation_code"]
+        indexes = [
+            # "items of these organisations, newest first": one index range per organisation.
+            models.Index(fields=["organization", "-latest_updated_at", "implementation_code"],
+                         name="catalog_item_org_updated"),
+            models.Index(fields=["organization", "open_status"], name="catalog_item_org_open"),
+        ]
 
     def __str__(self) -> str:
         v = self.published_version

@@ -65,6 +65,33 @@ def snapshot(version: ItemVersion) -> dict[str, Any]:
     return data
 
 
+# ----------------------------------------------------------------------------- listing columns
+OPEN_STATUSES = (ItemVersion.Status.DRAFT, ItemVersion.Status.SUBMITTED, ItemVersion.Status.REVIEWED)
+LISTING_FIELDS = ("latest_name", "latest_type", "latest_updated_at", "open_status", "open_number")
+
+
+def refresh_listing(item: ServiceItem | int) -> dict[str, Any]:
+    """列表字段: copy the latest version's name, type and change time and the open (unpublished)
+    version's status and number onto the item, so the staff list reads one indexed table.
+
+    Called by every use case that changes a version, inside its transaction; ``item`` may be an
+    instance (its attributes are updated too) or an id. Returns the values written.
+    """
+    item_id = item if isinstance(item, int) else item.pk
+    versions = list(ItemVersion.objects.filter(item_id=item_id).order_by("-number")
+                    .values_list("name", "item_type", "updated_at", "status", "number"))
+    latest = versions[0] if versions else None
+    open_v = next((v for v in versions if v[3] in OPEN_STATUSES), None)
+    values = {"latest_name": latest[0] if latest else "", "latest_type": latest[1] if latest else "",
+              "latest_updated_at": latest[2] if latest else None,
+              "open_status": open_v[3] if open_v else "", "open_number": open_v[4] if open_v else None}
+    ServiceItem.objects.filter(pk=item_id).update(**values)
+    if not isinstance(item, int):
+        for field, value in values.items():
+            setattr(item, field, value)
+    return values
+
+
 # ----------------------------------------------------------------------------- permissions
 def _require_catalog_admin(user, organization_id: int) -> None:
     if not scoping.can_act_for(user, organization_id, Role.CATALOG_ADMIN):
@@ -194,6 +221,7 @@ def create_item(user, *, organization: Organization, data: dict[str, Any], basic
     if themes:
         draft.themes.set(Theme.objects.filter(code__in=themes))
     _write_materials(draft, materials or [])
+    refresh_listing(item)
     audit.record("catalog.item.create", "ServiceItem", code, after=snapshot(draft),
                  actor=audit.actor_name(user) if user else None)
     return draft
@@ -224,6 +252,7 @@ def update_draft(user, version: ItemVersion, *, data: dict[str, Any], expected_l
         version.themes.set(Theme.objects.filter(code__in=themes))
     if materials is not None:
         _write_materials(version, materials)
+    refresh_listing(version.item)
     audit.record("catalog.version.update", "ItemVersion", version.pk, before=before, after=snapshot(version),
                  detail={"item": version.item.implementation_code, "number": version.number},
                  actor=audit.actor_name(user))
@@ -250,6 +279,7 @@ def submit_version(user, version: ItemVersion) -> ItemVersion:
     version.submitted_by, version.submitted_at = _user(user), timezone.now()
     version.lock_version += 1
     version.save()
+    refresh_listing(version.item)
     audit.record("catalog.version.submit", "ItemVersion", version.pk, after=snapshot(version),
                  detail={"item": version.item.implementation_code, "number": version.number},
                  actor=audit.actor_name(user))
@@ -271,6 +301,7 @@ def review_version(user, version: ItemVersion, *, approve: bool, opinion: str = 
     version.reviewed_by, version.reviewed_at, version.review_opinion = _user(user), timezone.now(), opinion
     version.lock_version += 1
     version.save()
+    refresh_listing(version.item)
     audit.record("catalog.version.review", "ItemVersion", version.pk,
                  detail={"item": version.item.implementation_code, "number": version.number,
                          "approved": approve, "opinion": opinion}, actor=audit.actor_name(user))
@@ -292,6 +323,7 @@ def publish_version(user, version: ItemVersion) -> ItemVersion:
     version.save()
     item.published_version = version
     item.save(update_fields=["published_version"])
+    refresh_listing(item)
     search.index_version(version)
     audit.record("catalog.version.publish", "ItemVersion", version.pk, after=snapshot(version),
                  detail={"item": item.implementation_code, "number": version.number,
@@ -306,8 +338,7 @@ def start_revision(user, item: ServiceItem) -> ItemVersion:
     _require_catalog_admin(user, item.organization_id)
     if item.state == ServiceItem.State.RETIRED:
         raise StateError("事项已取消，不能修订 / the item is retired")
-    open_version = item.versions.filter(status__in=[ItemVersion.Status.DRAFT, ItemVersion.Status.SUBMITTED,
-                                                    ItemVersion.Status.REVIEWED]).first()
+    open_version = item.versions.filter(status__in=OPEN_STATUSES).first()
     if open_version is not None:
         return open_version
     source = item.published_version
@@ -322,6 +353,7 @@ def start_revision(user, item: ServiceItem) -> ItemVersion:
     for m in source.materials.all():
         Material.objects.create(version=draft, order=m.order, blank_form=m.blank_form.name, sample=m.sample.name,
                                 **{f: getattr(m, f) for f in MATERIAL_FIELDS})
+    refresh_listing(item)
     audit.record("catalog.version.revise", "ItemVersion", draft.pk, after=snapshot(draft),
                  detail={"item": item.implementation_code, "number": number, "from": source.number},
                  actor=audit.actor_name(user))
@@ -341,8 +373,8 @@ def retire_item(user, item: ServiceItem, *, reason: str) -> ServiceItem:
         raise StateError("事项已经取消 / the item is already retired")
     item.state, item.retired_at, item.retired_reason = ServiceItem.State.RETIRED, timezone.now(), reason
     item.save(update_fields=["state", "retired_at", "retired_reason"])
-    item.versions.filter(status__in=[ItemVersion.Status.DRAFT, ItemVersion.Status.SUBMITTED,
-                                     ItemVersion.Status.REVIEWED]).update(status=ItemVersion.Status.RETIRED)
+    item.versions.filter(status__in=OPEN_STATUSES).update(status=ItemVersion.Status.RETIRED)
+    refresh_listing(item)
     search.remove_item(item)
     audit.record("catalog.item.retire", "ServiceItem", item.implementation_code, detail={"reason": reason},
                  actor=audit.actor_name(user))

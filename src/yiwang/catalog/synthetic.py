@@ -548,7 +548,8 @@ def generate(n: int, seed: int = 1, progress: Callable[[int], None] | None = Non
             basic_created += len(new_basic)
             items = ServiceItem.objects.bulk_create([
                 ServiceItem(implementation_code=code, basic_item_id=spec.basic_id, organization_id=org.id,
-                            region_id=org.region_id, popularity=min(int(gen.rng.paretovariate(1.2) * 3) - 3, 50000))
+                            region_id=org.region_id, popularity=min(int(gen.rng.paretovariate(1.2) * 3) - 3, 50000),
+                            latest_name=spec.name, latest_type=spec.item_type)
                 for org, spec, _level, code in picks])
             versions = ItemVersion.objects.bulk_create([
                 ItemVersion(item_id=item.id, **gen.version_fields(org, spec, level, 1))
@@ -577,8 +578,10 @@ def generate(n: int, seed: int = 1, progress: Callable[[int], None] | None = Non
             _insert(Material, MATERIAL_COLUMNS, mats)
             _insert(through_v, ("itemversion_id", "theme_id"), v_themes)
             ids = [item.id for item in items]
-            ServiceItem.objects.filter(id__in=ids).update(published_version=Subquery(
-                ItemVersion.objects.filter(item=OuterRef("pk"), number=1).values("id")[:1]))
+            first_version = ItemVersion.objects.filter(item=OuterRef("pk"), number=1)
+            ServiceItem.objects.filter(id__in=ids).update(  # the listing columns, as services.refresh_listing
+                published_version=Subquery(first_version.values("id")[:1]),
+                latest_updated_at=Subquery(first_version.values("updated_at")[:1]))
             _insert(SearchEntry, SEARCH_COLUMNS, entries)
             _insert(through_s, ("searchentry_id", "theme_id"), s_themes)
             search.write_index(index_rows)

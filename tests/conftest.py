@@ -23,6 +23,10 @@ def pytest_configure(config):
     # Search answers are cached per catalog revision; tests see the uncached path unless they
     # turn the cache on (tests/catalog/test_search_cache.py).
     settings.YIWANG_SEARCH_CACHE_SECONDS = 0
+    # Background jobs run synchronously when the transaction commits (use
+    # django_capture_on_commit_callbacks(execute=True) inside a test transaction); the real
+    # backends are tested in tests/core/test_jobs*.py.
+    settings.YIWANG_JOBS_BACKEND = "immediate"
 from yiwang.identity.models import Role
 
 

@@ -162,6 +162,23 @@ if os.environ.get("REDIS_URL"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                           "LOCATION": os.environ["REDIS_URL"]}}
 
+# ---- Background jobs (docs/jobs.md) ----
+# "db": database queue run by `yiwang worker` (started by `yiwang serve`); "celery": Celery on
+# Redis (`celery -A yiwang.celery worker` and one `celery -A yiwang.celery beat`); "immediate":
+# run synchronously when the transaction commits (tests).
+YIWANG_JOBS_BACKEND = os.environ.get("YIWANG_JOBS_BACKEND", "db")
+YIWANG_JOBS_POLL_SECONDS = float(os.environ.get("YIWANG_JOBS_POLL_SECONDS", "1"))
+YIWANG_JOBS_LEASE_SECONDS = float(os.environ.get("YIWANG_JOBS_LEASE_SECONDS", "300"))
+YIWANG_JOBS_BACKOFF_SCALE = float(os.environ.get("YIWANG_JOBS_BACKOFF_SCALE", "1"))  # tests shrink it
+YIWANG_JOBS_MODULES = env_list("YIWANG_JOBS_MODULES", "")  # beside every app's tasks.py
+YIWANG_CELERY_BROKER_URL = os.environ.get("YIWANG_CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+YIWANG_CELERY_QUEUE = os.environ.get("YIWANG_CELERY_QUEUE", "yiwang")
+# Seconds after which Redis hands an unacknowledged job (its worker died) to another worker;
+# must exceed the longest job and the longest retry delay.
+YIWANG_CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("YIWANG_CELERY_VISIBILITY_TIMEOUT", "7200"))
+YIWANG_CELERY_BEAT_SECONDS = float(os.environ.get("YIWANG_CELERY_BEAT_SECONDS", "30"))
+# ---- end of background jobs ----
+
 # Security headers and cookies
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -152,3 +152,68 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("审计日志不可删除 / the audit trail cannot be deleted")
+
+
+class Job(models.Model):
+    """后台任务: one unit of "do this later" in the database queue (docs/jobs.md).
+
+    A worker claims a due job by setting ``locked_by`` and a lease; while the job runs the worker
+    extends the lease. A job whose lease ran out (its worker died) is claimed again, so a killed
+    worker loses nothing. Failures are retried with exponential backoff; after ``max_attempts``
+    the job is kept as failed.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "排队中"
+        RUNNING = "running", "执行中"
+        SUCCEEDED = "succeeded", "已完成"
+        FAILED = "failed", "失败"
+
+    name = models.CharField("任务名称", max_length=200, db_index=True)
+    kwargs = models.JSONField("参数", default=dict, blank=True)
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.QUEUED)
+    run_after = models.DateTimeField("最早执行时间")
+    attempts = models.PositiveIntegerField("已尝试次数", default=0)
+    max_attempts = models.PositiveSmallIntegerField("最多尝试次数", default=5)
+    last_error = models.TextField("最近错误", blank=True)
+    locked_by = models.CharField("执行进程", max_length=120, blank=True)
+    lease_until = models.DateTimeField("租约到期", null=True, blank=True)
+    dedupe_key = models.CharField("去重键", max_length=200, blank=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    started_at = models.DateTimeField("开始时间", null=True, blank=True)
+    finished_at = models.DateTimeField("结束时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "后台任务"
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["status", "run_after"], name="core_job_due"),
+            models.Index(fields=["status", "lease_until"], name="core_job_lease"),
+        ]
+        constraints = [
+            # A second enqueue with the same key while the first has not started is a no-op.
+            models.UniqueConstraint(
+                fields=["dedupe_key"], name="core_job_dedupe_pending",
+                condition=models.Q(status="queued", attempts=0) & ~models.Q(dedupe_key=""),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.name} ({self.get_status_display()})"
+
+
+class PeriodicJob(models.Model):
+    """周期任务: when a registered periodic job is next due; claimed atomically once per period."""
+
+    name = models.CharField("任务名称", max_length=200, unique=True)
+    every_seconds = models.PositiveIntegerField("周期（秒）")
+    next_run_at = models.DateTimeField("下次执行时间")
+    last_run_at = models.DateTimeField("上次触发时间", null=True, blank=True)
+    last_claimed_by = models.CharField("上次触发进程", max_length=120, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "周期任务"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} / {self.every_seconds}s"

@@ -188,6 +188,35 @@ def test_the_callers_state_is_not_modified():
     assert json.dumps(state, sort_keys=True) == before
 
 
+def test_state_key_order_does_not_matter():
+    """PostgreSQL's jsonb does not keep the order of object keys."""
+
+    def reorder(value):
+        if isinstance(value, dict):
+            return {k: reorder(value[k]) for k in sorted(value, reverse=True)}
+        if isinstance(value, list):
+            return [reorder(v) for v in value]
+        return value
+
+    state = reorder(workflow.start(PROMISED, {}))
+    for outcome in ["correct", "resubmit", "accept", "pass", "refuse", "delivered"]:
+        task = only_task(PROMISED, state)
+        state = reorder(workflow.complete(PROMISED, state, task.id, outcome))
+    assert workflow.result(PROMISED, state) == "refused"
+
+
+def test_a_damaged_state_is_refused():
+    state = roundtrip(workflow.start(PROMISED, {}))
+    del state["workflow"]["tasks"]
+    with pytest.raises(WorkflowError, match="damaged"):
+        workflow.ready_tasks(PROMISED, state)
+    state = roundtrip(workflow.start(PROMISED, {}))
+    for task in state["workflow"]["tasks"].values():
+        task["task_spec"] = task["task_spec"].replace("review", "inspect")
+    with pytest.raises(WorkflowError, match="damaged|does not fit"):
+        workflow.ready_tasks(PROMISED, state)
+
+
 # --- misuse ---------------------------------------------------------------------------------------
 
 
@@ -559,22 +588,92 @@ def test_conditions_may_combine_comparisons():
         assert workflow.result(xml, state) == end
 
 
-def test_an_outcome_no_gateway_branch_takes_is_refused_and_changes_nothing():
-    body = (
-        '<bpmn:startEvent id="start"/>' + user_task("step", "审查", outcomes="yes,no")
-        + '<bpmn:exclusiveGateway id="g"/><bpmn:endEvent id="a"/>'
-        '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="step"/>'
-        '<bpmn:sequenceFlow id="f2" sourceRef="step" targetRef="g"/>'
-        '<bpmn:sequenceFlow id="f3" sourceRef="g" targetRef="a">'
-        '<bpmn:conditionExpression>outcome == "yes"</bpmn:conditionExpression></bpmn:sequenceFlow>'
+def gateway_after_step(outcomes: str, *branches: tuple[str, str | None], default: str = "") -> bytes:
+    """start → step → gateway → one end per branch (end id, condition or None)."""
+    flows = "".join(
+        f'<bpmn:sequenceFlow id="to_{end}" sourceRef="g" targetRef="{end}">'
+        + (f"<bpmn:conditionExpression>{cond}</bpmn:conditionExpression>" if cond else "")
+        + "</bpmn:sequenceFlow>"
+        for end, cond in branches
     )
-    xml = definition(body)
+    ends = "".join(f'<bpmn:endEvent id="{end}"/>' for end, _ in branches)
+    default_attr = f' default="to_{default}"' if default else ""
+    return definition(
+        '<bpmn:startEvent id="start"/>' + user_task("step", "审查", outcomes=outcomes)
+        + f'<bpmn:exclusiveGateway id="g"{default_attr}/>' + ends
+        + '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="step"/>'
+        '<bpmn:sequenceFlow id="f2" sourceRef="step" targetRef="g"/>' + flows
+    )
+
+
+def test_an_outcome_that_matches_no_branch_is_refused_at_upload():
+    xml = gateway_after_step("yes,no", ("a", 'outcome == "yes"'))
+    assert "'no' of step step matches no branch" in errors_of(xml)["g"][0]
+    # A default flow catches it.
+    workflow.validate(gateway_after_step("yes,no", ("a", 'outcome == "yes"'), ("b", None), default="b"))
+
+
+def test_a_condition_on_an_outcome_the_step_does_not_offer_is_refused():
+    xml = gateway_after_step("yes,no", ("a", 'outcome == "yes"'), ("b", 'outcome in ("no", "nein")'))
+    assert "'nein' is not an outcome of step step" in errors_of(xml)["to_b.condition"][0]
+
+
+def test_a_condition_on_an_unknown_step_is_refused():
+    xml = gateway_after_step("yes", ("a", 'outcome_nothing == "yes"'), ("b", 'outcome == "yes"'))
+    assert "unknown step nothing" in errors_of(xml)["to_a.condition"][0]
+
+
+def test_when_no_branch_is_taken_at_run_time_the_completion_is_refused_and_changes_nothing():
+    # Depends on a variable, so the upload check cannot tell.
+    xml = gateway_after_step("yes", ("a", 'outcome == "yes" and ready'))
     state = roundtrip(workflow.start(xml, {}))
     task = only_task(xml, state)
     with pytest.raises(WorkflowError, match="cannot continue"):
-        workflow.complete(xml, state, task.id, "no")
-    state = workflow.complete(xml, state, task.id, "yes")
+        workflow.complete(xml, state, task.id, "yes")
+    state = workflow.complete(xml, state, task.id, "yes", {"ready": True})
     assert workflow.result(xml, state) == "a"
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "text"),
+    [
+        (
+            '<bpmn:startEvent id="start"/>{task}<bpmn:endEvent id="end"/>'
+            '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="step"/>'
+            '<bpmn:sequenceFlow id="f2" sourceRef="step" targetRef="nowhere"/>',
+            "f2",
+            "unknown element(s) nowhere",
+        ),
+        (
+            '<bpmn:startEvent id="start"/>{task}<bpmn:endEvent id="end"/>'
+            '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="step"/>',
+            "step",
+            "no outgoing sequence flow",
+        ),
+        (
+            '<bpmn:startEvent id="start"/>{task}<bpmn:endEvent id="end"/>'
+            '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="end"/>'
+            '<bpmn:sequenceFlow id="f2" sourceRef="step" targetRef="end"/>',
+            "step",
+            "not reachable from the start event",
+        ),
+        (
+            '<bpmn:startEvent id="start"/>{task}<bpmn:exclusiveGateway id="g"/>'
+            '<bpmn:endEvent id="end"/>'
+            '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="g"/>'
+            '<bpmn:sequenceFlow id="f2" sourceRef="g" targetRef="end"/>'
+            '<bpmn:sequenceFlow id="f3" sourceRef="g" targetRef="step"/>'
+            '<bpmn:sequenceFlow id="f4" sourceRef="step" targetRef="step2"/>'
+            + user_task("step2", "复核")
+            + '<bpmn:sequenceFlow id="f5" sourceRef="step2" targetRef="step"/>',
+            "step",
+            "no path from here to an end event",
+        ),
+    ],
+)
+def test_broken_graphs_are_refused(body, field, text):
+    errors = errors_of(definition(body.format(task=GOOD_TASK)))
+    assert any(text in m for m in errors[field]), errors
 
 
 def test_two_processes_in_one_file_are_refused():
@@ -592,15 +691,20 @@ def test_a_start_event_with_a_trigger_is_refused():
     assert "start" in errors_of(xml)
 
 
-def test_errors_from_the_engine_parser_are_reported():
-    # A flow to an element that does not exist passes the schema; the engine's parser finds it.
+def test_a_task_with_two_outgoing_flows_is_refused_by_the_engine_parser():
     xml = definition(
-        '<bpmn:startEvent id="start"/>' + GOOD_TASK + '<bpmn:endEvent id="end"/>'
+        '<bpmn:startEvent id="start"/>' + GOOD_TASK + '<bpmn:endEvent id="a"/><bpmn:endEvent id="b"/>'
         '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="step"/>'
-        '<bpmn:sequenceFlow id="f2" sourceRef="step" targetRef="nowhere"/>'
+        '<bpmn:sequenceFlow id="f2" sourceRef="step" targetRef="a"/>'
+        '<bpmn:sequenceFlow id="f3" sourceRef="step" targetRef="b"/>'
     )
-    errors = errors_of(xml)
-    assert errors
+    assert "invalid process structure" in errors_of(xml)["step"][0]
+
+
+def test_definitions_must_be_utf8():
+    gbk = linear(user_task("step", "审查")).replace(b'encoding="UTF-8"', b'encoding="GBK"')
+    assert "UTF-8" in errors_of(gbk.decode().encode("gbk"))["xml"][0]
+    assert "UTF-8" in errors_of(gbk)["xml"][0]
 
 
 # --- speed ----------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import hashlib
 import json
 import re
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
@@ -266,6 +266,11 @@ _ENGINE = PythonScriptEngine(environment=_RestrictedEnvironment())
 # --- Parsing and checking definitions ------------------------------------------------------------
 
 
+# The encoding named in the XML declaration, if any (group 1 is None without a declaration).
+_ENCODING_RE = re.compile(rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]*)[\"'])?")
+_UTF8_ONLY = "流程定义必须使用 UTF-8 编码 / the definition must be encoded in UTF-8"
+
+
 def _parse_xml(xml: bytes, errors: dict[str, list[str]]) -> etree._ElementTree | None:
     if not isinstance(xml, (bytes, bytearray)):
         errors["xml"] = ["流程定义必须是字节串 / the definition must be bytes"]
@@ -279,6 +284,14 @@ def _parse_xml(xml: bytes, errors: dict[str, list[str]]) -> etree._ElementTree |
     if not xml.strip():
         errors["xml"] = ["流程定义为空 / the definition is empty"]
         return None
+    declared = _ENCODING_RE.match(bytes(xml))
+    try:
+        bytes(xml).decode("utf-8")
+    except UnicodeDecodeError:
+        declared = None
+    if declared is None or declared.group(1) and declared.group(1).upper() not in (b"UTF-8", b"UTF8"):
+        errors["xml"] = [_UTF8_ONLY]
+        return None
     # libxml2 expands internal entities in attribute values even with resolve_entities=False,
     # so any DTD is refused by expat (defusedxml) before lxml sees the document. BPMN needs none.
     try:
@@ -286,7 +299,7 @@ def _parse_xml(xml: bytes, errors: dict[str, list[str]]) -> etree._ElementTree |
     except (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden):
         errors["xml"] = ["不允许 DOCTYPE 或实体声明 / DOCTYPE and entity declarations are not allowed"]
         return None
-    except ParseError as exc:
+    except (ParseError, ValueError) as exc:
         errors["xml"] = [f"不是格式正确的 XML / not well-formed XML: {exc}"]
         return None
     parser = etree.XMLParser(
@@ -302,6 +315,9 @@ def _parse_xml(xml: bytes, errors: dict[str, list[str]]) -> etree._ElementTree |
         errors["xml"] = [f"不是格式正确的 XML / not well-formed XML: {exc}"]
         return None
     tree = root.getroottree()
+    if (tree.docinfo.encoding or "UTF-8").upper() not in ("UTF-8", "UTF8"):
+        errors["xml"] = [_UTF8_ONLY]
+        return None
     if root.tag != f"{{{BPMN_NS}}}definitions":
         errors["xml"] = [
             "根元素必须是 BPMN 2.0 的 definitions / the root element must be BPMN 2.0 definitions"
@@ -501,7 +517,159 @@ def _check_structure(tree: etree._ElementTree, errors: dict[str, list[str]]):
     has_user_task = process.find("bpmn:userTask", _NS) is not None
     if not has_user_task:
         _add(errors, "process", "流程至少需要一个用户任务 / the process needs at least one user task")
+    if starts == 1 and not errors:
+        _check_flows(process, tasks, errors)
     return process, tasks, ends
+
+
+_FLOW_NODES = {
+    "startEvent",
+    "endEvent",
+    "userTask",
+    "exclusiveGateway",
+    "parallelGateway",
+    "inclusiveGateway",
+}
+
+
+def _check_flows(process: etree._Element, tasks: list[TaskInfo], errors: dict[str, list[str]]):
+    """The graph: flows join known elements, everything is reachable from the start and can reach
+    an end, and gateway conditions on outcomes name outcomes the steps really offer."""
+    kinds = {n.get("id"): _local(n) for n in process if _local(n) in _FLOW_NODES}
+    outgoing: dict[str, list[etree._Element]] = {k: [] for k in kinds}
+    incoming: dict[str, list[etree._Element]] = {k: [] for k in kinds}
+    for flow in process.findall("bpmn:sequenceFlow", _NS):
+        source, target = flow.get("sourceRef"), flow.get("targetRef")
+        unknown = [ref or "?" for ref in (source, target) if ref not in kinds]
+        if unknown:
+            _add(
+                errors,
+                flow.get("id") or "process",
+                f"顺序流连接了不存在的元素 {', '.join(unknown)} / the sequence flow connects "
+                f"unknown element(s) {', '.join(unknown)}",
+            )
+            continue
+        outgoing[source].append(flow)
+        incoming[target].append(flow)
+    if errors:
+        return
+    for node_id, kind in kinds.items():
+        if kind == "endEvent" and outgoing[node_id]:
+            _add(errors, node_id, "结束事件不能有流出的顺序流 / an end event cannot have outgoing flows")
+        elif kind != "endEvent" and not outgoing[node_id]:
+            _add(errors, node_id, "缺少流出的顺序流 / the element has no outgoing sequence flow")
+        if kind == "startEvent" and incoming[node_id]:
+            _add(errors, node_id, "开始事件不能有流入的顺序流 / a start event cannot have incoming flows")
+    if errors:
+        return
+
+    def reach(first: list[str], step) -> set[str]:
+        seen, todo = set(first), list(first)
+        while todo:
+            for nxt in step(todo.pop()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    start = [k for k, kind in kinds.items() if kind == "startEvent"]
+    ends = [k for k, kind in kinds.items() if kind == "endEvent"]
+    forward = reach(start, lambda n: [f.get("targetRef") for f in outgoing[n]])
+    backward = reach(ends, lambda n: [f.get("sourceRef") for f in incoming[n]])
+    for node_id in kinds:
+        if node_id not in forward:
+            _add(errors, node_id, "从开始事件无法到达 / not reachable from the start event")
+        elif node_id not in backward:
+            _add(errors, node_id, "无法到达任何结束事件 / no path from here to an end event")
+    if errors:
+        return
+
+    offered = {t.key: t.outcomes for t in tasks}
+    for gateway_id, kind in kinds.items():
+        if kind not in ("exclusiveGateway", "inclusiveGateway"):
+            continue
+        before = [f.get("sourceRef") for f in incoming[gateway_id]]
+        # `outcome` right after a gateway is the outcome of the step(s) that lead into it.
+        previous = {k: offered[k] for k in before if k in offered} if all(
+            k in offered for k in before
+        ) else None
+        conditions = {}
+        for flow in outgoing[gateway_id]:
+            expression = flow.findtext("bpmn:conditionExpression", default=None, namespaces=_NS)
+            if expression is not None:
+                conditions[flow.get("id")] = ast.parse(expression.strip(), mode="eval")
+        only_outcomes = True
+        for flow_id, tree in conditions.items():
+            for name, values in _outcome_comparisons(tree):
+                if name == "outcome":
+                    if previous is None:
+                        continue
+                    allowed = {o for outs in previous.values() for o in outs}
+                    step = "、".join(previous)
+                elif name.startswith("outcome_") and name[8:] in offered:
+                    allowed, step = set(offered[name[8:]]), name[8:]
+                elif name.startswith("outcome_"):
+                    _add(
+                        errors,
+                        f"{flow_id}.condition",
+                        f"条件引用了不存在的环节 {name[8:]} / the condition refers to an unknown "
+                        f"step {name[8:]}",
+                    )
+                    continue
+                else:
+                    only_outcomes = False
+                    continue
+                for value in values:
+                    if value not in allowed:
+                        _add(
+                            errors,
+                            f"{flow_id}.condition",
+                            f"{value!r} 不是环节 {step} 的办理结果 / {value!r} is not an outcome "
+                            f"of step {step} ({', '.join(sorted(allowed))})",
+                        )
+            names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+            known = {"outcome", *(f"outcome_{k}" for k in previous or ())}
+            if not names <= known:
+                only_outcomes = False
+        # Every outcome of the step before must lead somewhere, or completing it would fail.
+        has_default = bool(process.find(f"bpmn:*[@id='{gateway_id}']", _NS).get("default"))
+        unconditioned = any(f.get("id") not in conditions for f in outgoing[gateway_id])
+        if previous and only_outcomes and not has_default and not unconditioned:
+            for key, outs in previous.items():
+                for value in outs:
+                    scope = _MissingIsNone({"outcome": value, f"outcome_{key}": value})
+                    if not any(_quiet_eval(tree, scope) for tree in conditions.values()):
+                        _add(
+                            errors,
+                            gateway_id,
+                            f"环节 {key} 的办理结果 {value!r} 没有对应的分支 / outcome {value!r} "
+                            f"of step {key} matches no branch of this gateway",
+                        )
+
+
+def _outcome_comparisons(tree: ast.AST):
+    """(variable, string constants) pairs of `name == "x"`, `name in ("x", "y")` comparisons."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        operands = [node.left, *node.comparators]
+        names = [o.id for o in operands if isinstance(o, ast.Name)]
+        values = []
+        for o in operands:
+            if isinstance(o, ast.Constant) and isinstance(o.value, str):
+                values.append(o.value)
+            elif isinstance(o, (ast.Tuple, ast.List)):
+                values += [e.value for e in o.elts if isinstance(e, ast.Constant)]
+        for name in names:
+            if name == "outcome" or name.startswith("outcome_"):
+                yield name, [v for v in values if isinstance(v, str)]
+
+
+def _quiet_eval(tree: ast.Expression, scope: dict) -> bool:
+    try:
+        return bool(eval(compile(tree, "<condition>", "eval"), {"__builtins__": {}}, scope))  # noqa: S307
+    except Exception:  # a comparison of None with a number: cannot tell, so do not complain
+        return True
 
 
 @dataclass(frozen=True)
@@ -612,12 +780,32 @@ class _StateConverter(BpmnWorkflowConverter):
     def restore(self, dct, spec):
         dct = dict(dct)  # the steps below pop keys; leave the caller's state alone
         workflow = BpmnWorkflow(spec, {}, script_engine=_ENGINE, deserializing=True)
-        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.tasks = self.mapping_from_dict(_parents_first(dct), UUID, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dict(dct["subprocesses"]), workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
         return workflow
+
+
+def _parents_first(dct: dict) -> dict:
+    """The tasks ordered from the root down.
+
+    A task stores only its changes to its parent's data, so its parent must be restored first;
+    the serialiser relies on the mapping's order, which PostgreSQL's jsonb does not keep.
+    """
+    tasks = dct["tasks"]
+    ordered: dict[str, Any] = {}
+    todo = deque([dct["root"]])
+    while todo:
+        task_id = todo.popleft()
+        if task_id in ordered or task_id not in tasks:
+            continue
+        ordered[task_id] = tasks[task_id]
+        todo.extend(tasks[task_id].get("children", ()))
+    for task_id, task in tasks.items():  # unreachable leftovers, as stored
+        ordered.setdefault(task_id, task)
+    return ordered
 
 
 _registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
@@ -662,6 +850,8 @@ def _load(xml: bytes, state: dict) -> tuple[_Definition, BpmnWorkflow, dict]:
         workflow = _converter.restore(dct, definition.spec)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise WorkflowError(f"流程状态已损坏 / the process state is damaged: {exc}") from None
+    if workflow.task_tree is None or any(t.task_spec is None for t in workflow.tasks.values()):
+        raise WorkflowError("流程状态与流程定义不符 / the process state does not fit the definition")
     return definition, workflow, state
 
 

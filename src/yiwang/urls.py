@@ -14,12 +14,14 @@ urlpatterns = [
     path("office/staff/", include("yiwang.identity.urls_staff")),
     path("office/oidc-clients/", include("yiwang.identity.urls_oidc_admin")),
     path("office/identity/", include("yiwang.identity.urls_office")),
+    path("office/cases/", include("yiwang.cases.urls_office")),
     path("office/", include("yiwang.catalog.urls_office")),
     path("office/", include("yiwang.core.urls_office")),
     path("o/", include("yiwang.identity.urls_oidc", namespace="oauth2_provider")),
     path("api/v1/", include("yiwang.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include("yiwang.cases.urls_portal")),
     path("", include("yiwang.catalog.urls_portal")),
 ]
 

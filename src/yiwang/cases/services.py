@@ -87,17 +87,14 @@ def _audit(case: Case, action: str, user, before: dict | None, detail: dict | No
 
 
 def notify(user, case: Case | None, text: str) -> None:
-    """站内消息, and through the pluggable channels when background work is available."""
+    """站内消息, sent on through the SMS channel in the background once the transaction commits."""
     if user is None:
         return
+    from yiwang.cases.tasks import deliver_message
+    from yiwang.core import jobs
+
     msg = Message.objects.create(user=user, case=case, text=text[:300], created_at=_now())
-    try:
-        from yiwang.core import jobs
-    except ImportError:  # background work not installed: the in-site message is the notification
-        return
-    send = getattr(jobs, "registry", {}).get("yiwang.cases.tasks.deliver_message") if hasattr(jobs, "registry") else None
-    if send is not None:
-        jobs.enqueue(send, message_id=msg.pk)
+    jobs.enqueue(deliver_message, message_id=msg.pk)
 
 
 # ----------------------------------------------------------------------------- processes

@@ -46,9 +46,9 @@ from SpiffWorkflow.util.task import TaskState
 __all__ = [
     "MAX_DEFINITION_BYTES",
     "ORG_RULES",
+    "ROLES",
     "ProcessDefinitionError",
     "ProcessInfo",
-    "ROLES",
     "TaskInfo",
     "WorkflowError",
     "cancel",
@@ -251,13 +251,15 @@ class _RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     def evaluate(self, expression, context, external_context=None):
         scope = _MissingIsNone(external_context or {})
         scope.update(context)
-        return eval(self._compile(expression), {"__builtins__": {}}, scope)  # noqa: S307
+        return eval(self._compile(expression), {"__builtins__": {}}, scope)
 
     def execute(self, script, context, external_context=None):
         raise WorkflowError("流程中不允许脚本 / scripts are not allowed in case processes")
 
     def call_service(self, context, **kwargs):
-        raise WorkflowError("流程中不允许服务调用 / service calls are not allowed in case processes")
+        raise WorkflowError(
+            "流程中不允许服务调用 / service calls are not allowed in case processes"
+        )
 
 
 _ENGINE = PythonScriptEngine(environment=_RestrictedEnvironment())
@@ -267,7 +269,9 @@ _ENGINE = PythonScriptEngine(environment=_RestrictedEnvironment())
 
 
 # The encoding named in the XML declaration, if any (group 1 is None without a declaration).
-_ENCODING_RE = re.compile(rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]*)[\"'])?")
+_ENCODING_RE = re.compile(
+    rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]*)[\"'])?"
+)
 _UTF8_ONLY = "流程定义必须使用 UTF-8 编码 / the definition must be encoded in UTF-8"
 
 
@@ -276,10 +280,8 @@ def _parse_xml(xml: bytes, errors: dict[str, list[str]]) -> etree._ElementTree |
         errors["xml"] = ["流程定义必须是字节串 / the definition must be bytes"]
         return None
     if len(xml) > MAX_DEFINITION_BYTES:
-        errors["xml"] = [
-            f"流程定义超过 {MAX_DEFINITION_BYTES // 1024} KB / the definition is larger than "
-            f"{MAX_DEFINITION_BYTES // 1024} KB"
-        ]
+        kb = MAX_DEFINITION_BYTES // 1024
+        errors["xml"] = [f"流程定义超过 {kb} KB / the definition is larger than {kb} KB"]
         return None
     if not xml.strip():
         errors["xml"] = ["流程定义为空 / the definition is empty"]
@@ -289,7 +291,11 @@ def _parse_xml(xml: bytes, errors: dict[str, list[str]]) -> etree._ElementTree |
         bytes(xml).decode("utf-8")
     except UnicodeDecodeError:
         declared = None
-    if declared is None or declared.group(1) and declared.group(1).upper() not in (b"UTF-8", b"UTF8"):
+    if (
+        declared is None
+        or declared.group(1)
+        and declared.group(1).upper() not in (b"UTF-8", b"UTF8")
+    ):
         errors["xml"] = [_UTF8_ONLY]
         return None
     # libxml2 expands internal entities in attribute values even with resolve_entities=False,
@@ -297,7 +303,9 @@ def _parse_xml(xml: bytes, errors: dict[str, list[str]]) -> etree._ElementTree |
     try:
         defused_fromstring(bytes(xml), forbid_dtd=True)
     except (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden):
-        errors["xml"] = ["不允许 DOCTYPE 或实体声明 / DOCTYPE and entity declarations are not allowed"]
+        errors["xml"] = [
+            "不允许 DOCTYPE 或实体声明 / DOCTYPE and entity declarations are not allowed"
+        ]
         return None
     except (ParseError, ValueError) as exc:
         errors["xml"] = [f"不是格式正确的 XML / not well-formed XML: {exc}"]
@@ -505,7 +513,11 @@ def _check_structure(tree: etree._ElementTree, errors: dict[str, list[str]]):
         elif tag.endswith("Gateway"):
             for child in node:
                 if _local(child) and _local(child) not in _ALLOWED_NODE_CHILDREN:
-                    _add(errors, node_id, f"网关中不支持 {_local(child)} / not supported: {_local(child)}")
+                    _add(
+                        errors,
+                        node_id,
+                        f"网关中不支持 {_local(child)} / not supported: {_local(child)}",
+                    )
     if starts != 1:
         _add(
             errors,
@@ -513,10 +525,14 @@ def _check_structure(tree: etree._ElementTree, errors: dict[str, list[str]]):
             "流程必须恰好有一个开始事件 / the process must have exactly one start event",
         )
     if not ends:
-        _add(errors, "process", "流程至少需要一个结束事件 / the process needs at least one end event")
+        _add(
+            errors, "process", "流程至少需要一个结束事件 / the process needs at least one end event"
+        )
     has_user_task = process.find("bpmn:userTask", _NS) is not None
     if not has_user_task:
-        _add(errors, "process", "流程至少需要一个用户任务 / the process needs at least one user task")
+        _add(
+            errors, "process", "流程至少需要一个用户任务 / the process needs at least one user task"
+        )
     if starts == 1 and not errors:
         _check_flows(process, tasks, errors)
     return process, tasks, ends
@@ -555,11 +571,19 @@ def _check_flows(process: etree._Element, tasks: list[TaskInfo], errors: dict[st
         return
     for node_id, kind in kinds.items():
         if kind == "endEvent" and outgoing[node_id]:
-            _add(errors, node_id, "结束事件不能有流出的顺序流 / an end event cannot have outgoing flows")
+            _add(
+                errors,
+                node_id,
+                "结束事件不能有流出的顺序流 / an end event cannot have outgoing flows",
+            )
         elif kind != "endEvent" and not outgoing[node_id]:
             _add(errors, node_id, "缺少流出的顺序流 / the element has no outgoing sequence flow")
         if kind == "startEvent" and incoming[node_id]:
-            _add(errors, node_id, "开始事件不能有流入的顺序流 / a start event cannot have incoming flows")
+            _add(
+                errors,
+                node_id,
+                "开始事件不能有流入的顺序流 / a start event cannot have incoming flows",
+            )
     if errors:
         return
 
@@ -590,9 +614,11 @@ def _check_flows(process: etree._Element, tasks: list[TaskInfo], errors: dict[st
             continue
         before = [f.get("sourceRef") for f in incoming[gateway_id]]
         # `outcome` right after a gateway is the outcome of the step(s) that lead into it.
-        previous = {k: offered[k] for k in before if k in offered} if all(
-            k in offered for k in before
-        ) else None
+        previous = (
+            {k: offered[k] for k in before if k in offered}
+            if all(k in offered for k in before)
+            else None
+        )
         conditions = {}
         for flow in outgoing[gateway_id]:
             expression = flow.findtext("bpmn:conditionExpression", default=None, namespaces=_NS)
@@ -667,8 +693,8 @@ def _outcome_comparisons(tree: ast.AST):
 
 def _quiet_eval(tree: ast.Expression, scope: dict) -> bool:
     try:
-        return bool(eval(compile(tree, "<condition>", "eval"), {"__builtins__": {}}, scope))  # noqa: S307
-    except Exception:  # a comparison of None with a number: cannot tell, so do not complain
+        return bool(eval(compile(tree, "<condition>", "eval"), {"__builtins__": {}}, scope))
+    except (TypeError, ValueError, ArithmeticError):  # e.g. None < 3: cannot tell, so accept
         return True
 
 
@@ -696,7 +722,8 @@ def _build(xml: bytes) -> _Definition:
         raise ProcessDefinitionError(
             {field: [f"流程结构无效 / invalid process structure: {exc}"]}
         ) from None
-    except Exception as exc:  # the engine's parser raises assorted errors on odd graphs
+    except (SpiffWorkflowException, LookupError, AttributeError, TypeError, ValueError) as exc:
+        # the engine's parser raises assorted errors on odd graphs
         raise ProcessDefinitionError(
             {"process": [f"流程结构无效 / invalid process structure: {exc}"]}
         ) from None
@@ -851,7 +878,9 @@ def _load(xml: bytes, state: dict) -> tuple[_Definition, BpmnWorkflow, dict]:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise WorkflowError(f"流程状态已损坏 / the process state is damaged: {exc}") from None
     if workflow.task_tree is None or any(t.task_spec is None for t in workflow.tasks.values()):
-        raise WorkflowError("流程状态与流程定义不符 / the process state does not fit the definition")
+        raise WorkflowError(
+            "流程状态与流程定义不符 / the process state does not fit the definition"
+        )
     return definition, workflow, state
 
 
@@ -886,7 +915,9 @@ def _check_data(data: dict | None) -> dict:
     try:
         json.dumps(data)
     except (TypeError, ValueError):
-        raise WorkflowError("流程数据必须可转为 JSON / process data must be JSON-serialisable") from None
+        raise WorkflowError(
+            "流程数据必须可转为 JSON / process data must be JSON-serialisable"
+        ) from None
     return data
 
 
@@ -910,9 +941,7 @@ def ready_tasks(xml: bytes, state: dict) -> list[TaskInfo]:
     ]
 
 
-def complete(
-    xml: bytes, state: dict, task_id: str, outcome: str, data: dict | None = None
-) -> dict:
+def complete(xml: bytes, state: dict, task_id: str, outcome: str, data: dict | None = None) -> dict:
     """Complete a ready user task with one of its outcomes; return the new state.
 
     The outcome is visible to the following gateways as ``outcome`` and, for later steps, as

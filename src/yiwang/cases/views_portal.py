@@ -1,0 +1,310 @@
+"""Applicant pages: apply online, 我的办件, corrections, withdrawal, documents, public progress."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import segno
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from yiwang.applications import formschema
+from yiwang.applications.models import Draft
+from yiwang.applications.selectors import form_definition
+from yiwang.cases import documents, services
+from yiwang.cases.models import Case, CaseDocument, CaseMaterial, CaseStep, Message
+from yiwang.catalog.models import ServiceItem
+from yiwang.core.errors import DomainError, NotFound
+from yiwang.identity.services_levels import apply_gate, person_of
+
+STATUS_STEPS = [("submitted", "提交申请"), ("accepted", "受理"), ("review", "审查与决定"),
+                ("result", "制证与送达"), ("completed", "办结")]
+
+
+def _item(code: str) -> ServiceItem:
+    item = (ServiceItem.objects.select_related("published_version", "organization", "region")
+            .filter(implementation_code=code, state=ServiceItem.State.ACTIVE).first())
+    if item is None or item.published_version is None:
+        raise Http404("事项不存在 / item not found")
+    return item
+
+
+def _kind(request) -> str:
+    return "legal" if getattr(request, "acting", None) is not None else "person"
+
+
+def _sources(request) -> dict:
+    """What the platform already knows about the applicant, for pre-filling the form."""
+    person = person_of(request.user)
+    values: dict = {}
+    if person is not None:
+        values.update({"applicant.name": person.name, "applicant.id_number": person.id_number,
+                       "applicant.mobile": person.mobile, "applicant.address": person.address})
+    enterprise = getattr(request, "acting", None)
+    if enterprise is not None:
+        from yiwang.identity.models import LegalPersonRecord
+
+        record = LegalPersonRecord.objects.filter(uscc=enterprise.uscc).first()
+        values.update({"enterprise.name": enterprise.name, "enterprise.uscc": enterprise.uscc,
+                       "enterprise.legal_representative": record.legal_rep_name if record else "",
+                       "enterprise.address": record.address if record else ""})
+    return values
+
+
+def _files(request, version) -> dict[int, object]:
+    files = {}
+    for m in version.materials.all():
+        upload = request.FILES.get(f"material_{m.pk}")
+        if upload is not None:
+            files[m.pk] = upload
+    return files
+
+
+def _summary(exc: DomainError, labels: dict[str, str]) -> list[dict]:
+    out = []
+    for key, messages in exc.fields.items():
+        for text in messages:
+            out.append({"label": labels.get(key, ""), "text": text, "href": f"#f-{key.replace('form.', '')}"})
+    return out
+
+
+def _draft(request, item) -> Draft | None:
+    return Draft.objects.filter(user=request.user, item=item, enterprise=getattr(request, "acting", None)).first()
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def apply(request, code: str):
+    """在线办理: the form, the materials, then 核对 and submit on the same page."""
+    item = _item(code)
+    version = item.published_version
+    gate = apply_gate(request.user, version)
+    if gate.state != "ok":
+        return render(request, "cases/apply_gate.html", {"item": item, "version": version, "gate": gate},
+                      status=403)
+    definition = form_definition(version, _kind(request))
+    materials = list(version.materials.all())
+    draft = _draft(request, item)
+    data = json.loads(draft.data) if draft and draft.data else formschema.prefill(definition, _sources(request))
+    errors: dict[str, list[str]] = {}
+    error = None
+    if request.method == "POST":
+        data = formschema.parse(definition, request.POST)
+        key = request.POST.get("idempotency_key", "")
+        try:
+            case = services.submit_application(
+                request.user, item=item, form_data=data, files=_files(request, version),
+                enterprise=getattr(request, "acting", None), idempotency_key=key,
+                delivery=request.POST.get("delivery", Case.Delivery.WINDOW))
+        except DomainError as exc:
+            error = exc
+            errors = {k.replace("form.", "", 1): v for k, v in exc.fields.items()}
+        else:
+            Draft.objects.filter(user=request.user, item=item, enterprise=getattr(request, "acting", None)).delete()
+            return redirect(reverse("case_submitted", args=[case.number]))
+    labels = {f"material_{m.pk}": m.name for m in materials}
+    import secrets
+
+    return render(request, "cases/apply.html", {
+        "item": item, "version": version, "materials": materials,
+        "form_html": formschema.render(definition, data, errors),
+        "error": error, "summary": _summary(error, labels) if error else [], "errors": errors,
+        "idempotency_key": request.POST.get("idempotency_key") or secrets.token_urlsafe(16),
+        "deliveries": Case.Delivery.choices, "delivery": request.POST.get("delivery", "window"),
+        "draft_saved": draft.updated_at if draft else None,
+    }, status=error.status if error else 200)
+
+
+@login_required
+@require_POST
+def save_draft(request, code: str):
+    """Auto-save of the form (no files): called by the page script, or by the 保存草稿 button."""
+    item = _item(code)
+    definition = form_definition(item.published_version, _kind(request))
+    data = formschema.parse(definition, request.POST)
+    with transaction.atomic():
+        draft, _ = Draft.objects.update_or_create(user=request.user, item=item,
+                                                  enterprise=getattr(request, "acting", None),
+                                                  defaults={"data": json.dumps(data, ensure_ascii=False)})
+    if request.headers.get("Accept", "").startswith("application/json") or request.headers.get("X-Autosave"):
+        return JsonResponse({"saved_at": timezone.localtime(draft.updated_at).strftime("%H:%M")})
+    return redirect(reverse("case_apply", args=[code]) + "?saved=1")
+
+
+def _own_case(request, number: str) -> Case:
+    case = Case.objects.select_related("organization", "item_version", "accepting_org").filter(
+        number=number, applicant_user=request.user).first()
+    if case is None:
+        raise Http404("未找到该办件 / case not found")
+    return case
+
+
+@login_required
+def submitted(request, number: str):
+    case = _own_case(request, number)
+    return render(request, "cases/submitted.html", {"case": case, "track_url": documents.tracking_url(case)})
+
+
+@login_required
+def my_cases(request):
+    qs = Case.objects.filter(applicant_user=request.user).select_related("organization").order_by("-submitted_at")
+    page = Paginator(qs, 20).get_page(request.GET.get("page"))
+    unread = Message.objects.filter(user=request.user, read_at__isnull=True).count()
+    return render(request, "cases/my_cases.html", {"page": page, "unread": unread})
+
+
+@login_required
+def my_messages(request):
+    qs = Message.objects.filter(user=request.user).select_related("case")
+    page = Paginator(qs, 30).get_page(request.GET.get("page"))
+    ids = [m.pk for m in page.object_list if m.read_at is None]
+    if ids:
+        Message.objects.filter(pk__in=ids).update(read_at=timezone.now())
+    return render(request, "cases/my_messages.html", {"page": page})
+
+
+def progress_stages(case: Case) -> list[dict]:
+    """The five stages a person understands, each done / current / waiting."""
+    reached = {
+        "submitted": True,
+        "accepted": case.accepted_at is not None,
+        "review": case.decided_at is not None,
+        "result": case.status in ("completed",) or case.status == "delivering" and case.decision == "approved",
+        "completed": case.status == "completed",
+    }
+    current_found = False
+    stages = []
+    for key, label in STATUS_STEPS:
+        if reached[key]:
+            state = "done"
+        elif not current_found and case.is_open:
+            state, current_found = "current", True
+        else:
+            state = "waiting"
+        stages.append({"key": key, "label": label, "state": state})
+    return stages
+
+
+@login_required
+def case_detail(request, number: str):
+    case = _own_case(request, number)
+    return render(request, "cases/case_detail.html", _detail_context(request, case))
+
+
+@login_required
+@require_POST
+def withdraw(request, number: str):
+    case = _own_case(request, number)
+    try:
+        services.withdraw(request.user, case, reason=request.POST.get("reason", ""))
+    except DomainError as exc:
+        return _detail_with_error(request, case, exc)
+    return redirect(reverse("my_case", args=[number]) + "#status")
+
+
+@login_required
+@require_POST
+def resubmit(request, number: str):
+    case = _own_case(request, number)
+    try:
+        services.resubmit_correction(request.user, case, files=_files(request, case.item_version),
+                                     note=request.POST.get("note", ""))
+    except DomainError as exc:
+        return _detail_with_error(request, case, exc)
+    return redirect(reverse("my_case", args=[number]) + "#status")
+
+
+def _detail_with_error(request, case: Case, exc: DomainError):
+    summary = [{"label": "", "text": t, "href": ""} for msgs in exc.fields.values() for t in msgs]
+    return render(request, "cases/case_detail.html",
+                  {**_detail_context(request, case), "error": exc, "summary": summary}, status=exc.status)
+
+
+def _detail_context(request, case: Case) -> dict:
+    open_correction = case.corrections.filter(resubmitted_at__isnull=True).order_by("-requested_at").first() \
+        if case.status == Case.Status.CORRECTION else None
+    return {"case": case, "stages": progress_stages(case), "events": case.events.all(),
+            "materials": case.materials.filter(superseded=False).select_related("material"),
+            "documents": case.documents.all(), "days_left": services.days_left(case),
+            "can_withdraw": case.status in services.WITHDRAWABLE and not case.decision,
+            "correction": open_correction, "item_materials": list(case.item_version.materials.all()),
+            "current": services.current_steps(case), "track_url": documents.tracking_url(case),
+            "form_values": services.form_values(case)}
+
+
+def _file_response(f, filename: str, content_type: str = "application/octet-stream"):
+    response = FileResponse(f.open("rb"), content_type=content_type)
+    from urllib.parse import quote
+
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+def document_download(request, number: str, doc_id: int):
+    """A document of the case: for its applicant, or staff who may see the case."""
+    try:
+        case = services.get_case_for(request.user, number)
+    except NotFound:
+        raise Http404 from None
+    doc = CaseDocument.objects.filter(case=case, pk=doc_id).first()
+    if doc is None:
+        raise Http404
+    return _file_response(doc.file, f"{doc.get_kind_display()}-{doc.number}.pdf", "application/pdf")
+
+
+@login_required
+def material_download(request, number: str, material_id: int):
+    try:
+        case = services.get_case_for(request.user, number)
+    except NotFound:
+        raise Http404 from None
+    m = CaseMaterial.objects.filter(case=case, pk=material_id).exclude(file="").first()
+    if m is None:
+        raise Http404
+    types = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+    import os
+
+    return _file_response(m.file, m.original_name or os.path.basename(m.file.name),
+                          types.get(os.path.splitext(m.file.name)[1], "application/octet-stream"))
+
+
+def track(request):
+    """Public progress page: case number + query code; personal data masked."""
+    number, code = request.GET.get("number", "").strip(), request.GET.get("code", "").strip()
+    case, error = None, ""
+    if number or code:
+        if not number or not code:
+            error = "请同时填写办件编号和查询码 / enter both the case number and the query code"
+        else:
+            try:
+                case = services.public_progress(number, code)
+            except NotFound as exc:
+                error = exc.message
+    steps = []
+    if case is not None:
+        steps = list(case.steps.exclude(state=CaseStep.State.CANCELLED).select_related("organization"))
+    return render(request, "cases/track.html", {
+        "case": case, "error": error, "number": number, "stages": progress_stages(case) if case else [],
+        "steps": steps, "applicant": services.masked_applicant(case) if case else None,
+        "days_left": services.days_left(case) if case else None,
+    }, status=404 if error and (number and code) else (400 if error else 200))
+
+
+def qr_png(request, number: str):
+    """The QR code of a case's progress page (for the confirmation page and receipts)."""
+    try:
+        case = services.get_case_for(request.user, number)
+    except NotFound:
+        raise Http404 from None
+    buf = io.BytesIO()
+    segno.make(documents.tracking_url(case), error="m").save(buf, kind="png", scale=6, border=2)
+    return HttpResponse(buf.getvalue(), content_type="image/png")

@@ -251,7 +251,7 @@ def get_case_for(user, number: str) -> Case:
 
 
 def _lock(case: Case, seen_lock: int | None) -> Case:
-    fresh = Case.objects.select_for_update().select_related("organization", "region", "process",
+    fresh = Case.objects.select_for_update(of=("self",)).select_related("organization", "region", "process",
                                                             "accepting_org", "item").get(pk=case.pk)
     if seen_lock is not None and fresh.lock_version != seen_lock:
         raise Conflict("该办件刚刚已被他人处理，请刷新后查看最新状态 / someone else acted on this case first; "
@@ -780,7 +780,7 @@ def sweep_time_limits(today: dt.date | None = None) -> dict[str, int]:
     for level, qs in (("red", red), ("yellow", yellow)):
         for pk in list(qs.values_list("pk", flat=True)[:5000]):
             with transaction.atomic():
-                case = Case.objects.select_for_update().select_related("organization").get(pk=pk)
+                case = Case.objects.select_for_update(of=("self",)).select_related("organization").get(pk=pk)
                 target = Case.Warning.RED if level == "red" else Case.Warning.YELLOW
                 if case.warning == target or case.status not in Case.OPEN_STATUSES:
                     continue

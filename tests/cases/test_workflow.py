@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -402,6 +403,17 @@ def test_parallel_steps_are_ready_together():
     assert workflow.result(xml, state) == "completed"
 
 
+def test_the_example_in_the_documentation_runs():
+    doc = (Path(__file__).parents[2] / "docs" / "bpmn.md").read_text(encoding="utf-8")
+    xml = doc.split("```xml\n", 1)[1].split("```", 1)[0].encode()
+    info = workflow.validate(xml)
+    assert info.task("site_inspection").role == "reviewer"
+    for outcome, end in [("pass", "completed"), ("fail", "refused")]:
+        state = workflow.start(xml, {})
+        state = workflow.complete(xml, state, only_task(xml, state).id, outcome)
+        assert workflow.result(xml, state) == end
+
+
 # --- validation of uploads ------------------------------------------------------------------------
 
 
@@ -724,6 +736,11 @@ def test_a_start_event_with_a_trigger_is_refused():
         b'<bpmn:startEvent id="start"><bpmn:messageEventDefinition/></bpmn:startEvent>',
     )
     assert "start" in errors_of(xml)
+
+
+def test_cancelled_is_reserved_for_withdrawal():
+    xml = linear(GOOD_TASK).replace(b'"completed"', b'"cancelled"')
+    assert "reserved" in errors_of(xml)["cancelled"][0]
 
 
 def test_a_task_with_two_outgoing_flows_is_refused_by_the_engine_parser():

@@ -504,6 +504,13 @@ def _check_structure(tree: etree._ElementTree, errors: dict[str, list[str]]):
             else:
                 if len(node_id) > 64:
                     _add(errors, node_id, "结束事件 id 过长 / end event id longer than 64")
+                if node_id == CANCELLED:
+                    _add(
+                        errors,
+                        node_id,
+                        f"结束事件 id 不能是 {CANCELLED}（撤回专用） / {CANCELLED} is reserved "
+                        "for withdrawn cases",
+                    )
                 ends.append(node_id)
         elif tag == "sequenceFlow":
             for condition in node.findall("bpmn:conditionExpression", _NS):

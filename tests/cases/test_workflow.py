@@ -288,6 +288,19 @@ def test_foreign_state_is_refused(state):
 def test_data_must_be_json():
     with pytest.raises(WorkflowError, match="JSON"):
         workflow.start(PROMISED, {"when": object()})
+    with pytest.raises(WorkflowError, match="strings"):
+        workflow.start(PROMISED, {1: "one"})
+
+
+@pytest.mark.parametrize("key", ["outcome", "outcome_decide"])
+def test_outcomes_cannot_be_smuggled_in_as_data(key):
+    """Otherwise data passed with one step could steer a later gateway."""
+    with pytest.raises(WorkflowError, match=key):
+        workflow.start(PROMISED, {key: "approve"})
+    state = workflow.start(PROMISED, {})
+    task = only_task(PROMISED, state)
+    with pytest.raises(WorkflowError, match=key):
+        workflow.complete(PROMISED, state, task.id, "accept", {key: "approve"})
 
 
 def test_cancel_withdraws_the_instance():
@@ -412,6 +425,34 @@ def test_the_example_in_the_documentation_runs():
         state = workflow.start(xml, {})
         state = workflow.complete(xml, state, only_task(xml, state).id, outcome)
         assert workflow.result(xml, state) == end
+
+
+def test_a_terminating_end_event_closes_parallel_steps():
+    body = (
+        '<bpmn:startEvent id="start"/><bpmn:parallelGateway id="fork"/>'
+        + user_task("check_a", "甲部门审查", outcomes="ok,stop")
+        + user_task("check_b", "乙部门审查")
+        + '<bpmn:exclusiveGateway id="g"/><bpmn:parallelGateway id="join"/>'
+        '<bpmn:endEvent id="stopped"><bpmn:terminateEventDefinition/></bpmn:endEvent>'
+        '<bpmn:endEvent id="completed"/>'
+        '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="fork"/>'
+        '<bpmn:sequenceFlow id="f2" sourceRef="fork" targetRef="check_a"/>'
+        '<bpmn:sequenceFlow id="f3" sourceRef="fork" targetRef="check_b"/>'
+        '<bpmn:sequenceFlow id="f4" sourceRef="check_a" targetRef="g"/>'
+        '<bpmn:sequenceFlow id="f5" sourceRef="g" targetRef="join">'
+        '<bpmn:conditionExpression>outcome == "ok"</bpmn:conditionExpression></bpmn:sequenceFlow>'
+        '<bpmn:sequenceFlow id="f6" sourceRef="g" targetRef="stopped">'
+        '<bpmn:conditionExpression>outcome == "stop"</bpmn:conditionExpression></bpmn:sequenceFlow>'
+        '<bpmn:sequenceFlow id="f7" sourceRef="check_b" targetRef="join"/>'
+        '<bpmn:sequenceFlow id="f8" sourceRef="join" targetRef="completed"/>'
+    )
+    xml = definition(body)
+    state = workflow.start(xml, {})
+    check_a = next(t for t in workflow.ready_tasks(xml, state) if t.key == "check_a")
+    state = roundtrip(workflow.complete(xml, state, check_a.id, "stop"))
+    assert workflow.is_finished(xml, state)
+    assert workflow.result(xml, state) == "stopped"
+    assert workflow.ready_tasks(xml, state) == []
 
 
 # --- validation of uploads ------------------------------------------------------------------------

@@ -200,7 +200,7 @@ def _check_expression(expression: str) -> str | None:
         return f"条件过长 / condition longer than {_MAX_EXPRESSION_CHARS} characters"
     try:
         tree = ast.parse(expression.strip(), mode="eval")
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return "条件不是合法的表达式 / condition is not a valid expression"
     nodes = list(ast.walk(tree))
     if len(nodes) > _MAX_EXPRESSION_NODES:
@@ -919,6 +919,15 @@ def _check_data(data: dict | None) -> dict:
         return {}
     if not isinstance(data, dict):
         raise WorkflowError("流程数据必须是字典 / process data must be a dict")
+    for key in data:
+        if not isinstance(key, str):
+            raise WorkflowError("流程变量名必须是字符串 / process variable names must be strings")
+        if key == "outcome" or key.startswith("outcome_"):
+            # Outcomes route the case: only complete() sets them, from the step's own list.
+            raise WorkflowError(
+                f"流程变量 {key} 由办理结果设置，不能直接传入 / {key} is set by completing a "
+                "step and cannot be passed as data"
+            )
     try:
         json.dumps(data)
     except (TypeError, ValueError):

@@ -380,8 +380,18 @@ def _submit(user, *, item, form_data, files, enterprise, key, delivery, channel,
     if delivery not in Case.Delivery.values:
         raise ValidationFailed("送达方式无效", fields={"delivery": ["请选择送达方式 / choose a delivery method"]})
     who = _applicant(user, enterprise, version)
-    validate_form(version, form_data, "legal" if enterprise is not None else "person")
-    uploads = _check_files(version, files)
+    errors: dict[str, list[str]] = {}  # the form and the materials are judged together: one summary
+    uploads = []
+    try:
+        validate_form(version, form_data, "legal" if enterprise is not None else "person")
+    except ValidationFailed as exc:
+        errors.update(exc.fields)
+    try:
+        uploads = _check_files(version, files)
+    except ValidationFailed as exc:
+        errors.update(exc.fields)
+    if errors:
+        raise ValidationFailed("申请内容有误，请按提示修改 / some answers or materials need attention", fields=errors)
     now = _now()
     definition = process_for(item)
     state = workflow.start(definition.xml.encode("utf-8"),

@@ -334,7 +334,8 @@ def test_render_shows_an_error_summary_linking_to_each_field():
     html = str(fs.render(RICH, {}, fs.validate(RICH, {})))
     summary = re.search(r'<div class="error-summary".*?</div>', html, re.S).group(0)
     assert 'href="#id_applicant_name"' in summary
-    assert "申请人姓名：请填写申请人姓名 / Applicant name is required" in summary
+    # each message names its field already, as it does beside the field
+    assert ">请填写申请人姓名 / Applicant name is required</a>" in summary
     assert 'href="#id_gender_0"' in summary  # a group links to its first option
 
 
@@ -755,3 +756,82 @@ def test_check_definition_refuses_bad_definitions_only_with_its_own_error(defn):
         fs.check_definition(defn)
     except FormDefinitionError as exc:
         assert all(isinstance(m, str) for ms in exc.errors.values() for m in ms)
+
+
+# ---------------------------------------------------------------- the script in a browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+STATIC = Path(fs.__file__).parent / "static"
+SITE_STATIC = Path(fs.__file__).parent.parent / "static"
+
+
+@pytest.fixture
+def form_page():
+    """Chromium showing a rendered form inside a page of our own; POSTs to the auto-save URL
+    are answered and recorded instead of reaching a server."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not installed (scripts/ensure-system-packages --browser)")
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    posts: list[dict] = []
+
+    def open_form(defn, data=None, errors=None):
+        fields = fs.render(defn, data or {}, errors or {}, autosave_url="/apply/draft/")
+        page_html = (
+            '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+            '<link rel="stylesheet" href="/static/css/site.css"></head><body><main class="wrap">'
+            '<form method="post" action="/apply/"><input type="hidden" '
+            f'name="csrfmiddlewaretoken" value="csrf-token-1">{fields}'
+            '<button class="button button-primary">提交</button></form></main></body></html>')
+
+        def answer(route):
+            request = route.request
+            url = request.url
+            if url.endswith("/apply/draft/"):
+                posts.append({"token": request.headers.get("x-csrftoken"),
+                              "body": request.post_data or ""})
+                return route.fulfill(status=200, body="{}", content_type="application/json")
+            if "/static/applications/" in url:
+                return route.fulfill(path=str(STATIC / "applications" / url.rsplit("/", 1)[1]))
+            if "/static/" in url:
+                return route.fulfill(path=str(SITE_STATIC / url.split("/static/", 1)[1]))
+            return route.fulfill(body=page_html, content_type="text/html; charset=utf-8")
+
+        page.route("**/*", answer)
+        page.goto("http://portal.test/apply/")
+        return page
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM),
+                                    args=["--headless", "--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(locale="zh-CN")
+        page.set_default_timeout(10_000)
+        yield open_form, posts
+        browser.close()
+
+
+@pytest.mark.e2e
+def test_script_hints_while_filling_in_and_clears_the_hint_once_fixed(form_page):
+    open_form, _ = form_page
+    page = open_form(RICH)
+    page.fill("#id_mobile", "1380013")
+    page.press("#id_mobile", "Tab")
+    assert "11位数字" in page.inner_text("#id_mobile_error")
+    assert page.get_attribute("#id_mobile", "aria-invalid") == "true"
+    page.fill("#id_mobile", "13800138000")
+    assert page.inner_text("#id_mobile_error") == ""
+    page.fill("#id_id_number", bad_check_char(GOOD_ID))
+    page.press("#id_id_number", "Tab")
+    assert "不是有效的公民身份号码" in page.inner_text("#id_id_number_error")
+
+
+@pytest.mark.e2e
+def test_script_saves_the_draft_with_the_csrf_token_and_says_when(form_page):
+    open_form, posts = form_page
+    page = open_form(RICH, {"applicant_name": "张明华"})
+    page.fill("#id_seats", "12")
+    page.wait_for_function(
+        "document.querySelector('[data-autosave-status]').textContent.includes('已自动保存')")
+    assert re.fullmatch(r"已自动保存 \d\d:\d\d", page.inner_text("[data-autosave-status]"))
+    assert len(posts) == 1 and posts[0]["token"] == "csrf-token-1"
+    assert 'name="seats"\r\n\r\n12' in posts[0]["body"]
+    assert 'name="applicant_name"\r\n\r\n张明华' in posts[0]["body"]

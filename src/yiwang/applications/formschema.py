@@ -85,7 +85,8 @@ _WIDGETS_FOR_TYPE = {
 _FORMAT_WIDGETS = {"date": "date", "id_number": "id_number", "mobile": "mobile", "uscc": "uscc"}
 _COMMON_KEYS = {"type", "title", "description", "x-prefill", "x-title-en"}
 _KEYS_FOR_TYPE = {
-    "string": _COMMON_KEYS | {"minLength", "maxLength", "pattern", "enum", "format", "x-enum-labels"},
+    "string": _COMMON_KEYS | {"minLength", "maxLength", "pattern", "enum", "format", "x-enum-labels",
+                              "x-pattern-message"},
     "integer": _COMMON_KEYS | {"minimum", "maximum"},
     "number": _COMMON_KEYS | {"minimum", "maximum"},
     "boolean": _COMMON_KEYS | {"const"},
@@ -164,6 +165,10 @@ class Field:
     format: str
     options: tuple[tuple[str, str], ...]  # (value, label) for enums
     schema: dict  # the property schema, with the widget's format added when implied
+
+    @functools.cached_property
+    def messages(self) -> dict[str, str]:
+        return _messages(self)
 
     @property
     def is_group(self) -> bool:
@@ -393,6 +398,10 @@ class _Checker:
             problem = _pattern_problem(prop["pattern"])
             if problem:
                 self.add(name, problem)
+        if "x-pattern-message" in prop and ("pattern" not in prop or not _short_text(
+                prop["x-pattern-message"], MAX_HINT)):
+            self.add(name, "x-pattern-message 应为与 pattern 一起使用的文本 / x-pattern-message must "
+                           "be text used together with pattern")
 
     def check_enum(self, name: str, holder: dict) -> None:
         values = holder["enum"]
@@ -622,7 +631,8 @@ def _messages(field: Field) -> dict[str, str]:
         "const": f"请勾选{t} / Tick {e} to continue",
         "minLength": f"{t}至少{lo}个字 / {e} must have at least {lo} characters",
         "maxLength": f"{t}不能超过{hi}个字 / {e} must have at most {hi} characters",
-        "pattern": f"{t}的格式不正确 / {e} is not in the expected format",
+        "pattern": s.get("x-pattern-message") or f"{t}的格式不正确 / {e} is not in the expected "
+                                                  "format",
         "enum": f"请从列表中选择{t} / Choose {e} from the list",
         "minimum": f"{t}不能小于{s.get('minimum')} / {e} must be at least {s.get('minimum')}",
         "maximum": f"{t}不能大于{s.get('maximum')} / {e} must be at most {s.get('maximum')}",
@@ -658,11 +668,12 @@ _PRIORITY = ("required", "type", "control", "too_long", "too_many", "enum", "for
 
 
 def _empty(value: Any) -> bool:
-    return value is _MISSING or value is None or value == "" or value == []
+    return (value is _MISSING or value is None or value == []
+            or (isinstance(value, str) and not value.strip()))
 
 
 def _field_errors(field: Field, validator: Draft202012Validator, value: Any) -> list[str]:
-    msgs = _messages(field)
+    msgs = field.messages
     if _empty(value):
         return [msgs["required"]] if field.required else []
     if isinstance(value, str):
@@ -700,7 +711,7 @@ def validate(defn: Any, data: Any) -> dict[str, list[str]]:
         try:
             problems = _field_errors(field, form.validators[name], data.get(name, _MISSING))
         except (RecursionError, ValueError, TypeError, OverflowError):
-            problems = [_messages(field)["type"]]
+            problems = [field.messages["type"]]
         if problems:
             errors[name] = problems
     unknown = [k for k in data if k not in form.fields]
@@ -853,7 +864,7 @@ def _rules(field: Field) -> str:
         if key in s:
             rules[key] = s[key]
     wanted = ({"required", "type", "control"} | set(rules)) - ({"format"} if not field.format else set())
-    rules["messages"] = {k: v for k, v in _messages(field).items() if k in wanted}
+    rules["messages"] = {k: v for k, v in field.messages.items() if k in wanted}
     return json.dumps(rules, ensure_ascii=False)
 
 
@@ -943,7 +954,8 @@ def render(defn: Any, data: Mapping | None = None, errors: Mapping | None = None
 
 # ---------------------------------------------------------------- 一表申请: merge and split
 
-_PRESENTATION_KEYS = {"title", "description", "x-prefill", "x-title-en", "x-enum-labels"}
+_PRESENTATION_KEYS = {"title", "description", "x-prefill", "x-title-en", "x-enum-labels",
+                      "x-pattern-message"}
 
 
 def _substance(prop: dict) -> dict:

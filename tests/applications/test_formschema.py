@@ -330,8 +330,8 @@ def test_render_puts_label_above_hint_and_error_beside_the_field():
     assert " required" in block
 
 
-def test_render_shows_an_error_summary_linking_to_each_field():
-    html = str(fs.render(RICH, {}, fs.validate(RICH, {})))
+def test_render_shows_an_error_summary_linking_to_each_field_when_asked():
+    html = str(fs.render(RICH, {}, fs.validate(RICH, {}), error_summary=True))
     summary = re.search(r'<div class="error-summary".*?</div>', html, re.S).group(0)
     assert 'href="#id_applicant_name"' in summary
     # each message names its field already, as it does beside the field
@@ -339,8 +339,22 @@ def test_render_shows_an_error_summary_linking_to_each_field():
     assert 'href="#id_gender_0"' in summary  # a group links to its first option
 
 
+def test_pages_with_their_own_summary_link_to_each_field_block():
+    errors = fs.validate(RICH, {**VALID, "seats": 0, "gender": None})
+    html = str(fs.render(RICH, {**VALID, "seats": 0}, errors))
+    assert "error-summary" not in html  # the page shows the summary, at its top
+    entries = fs.summarise_errors(RICH, {**errors, "__all__": ["请检查 / check"]})
+    assert entries == [
+        {"label": "", "text": "请检查 / check", "href": ""},
+        {"label": "性别", "text": "请选择性别 / Choose Gender", "href": "#f-gender"},
+        {"label": "座位数", "text": "座位数不能小于1 / Seats must be at least 1", "href": "#f-seats"},
+    ]
+    assert 'id="f-seats"' in field_html(html, "seats")
+    assert field_html(html, "gender").startswith('<fieldset class="field field-error" id="f-gender"')
+
+
 def test_render_without_errors_has_no_summary_and_marks_optional_fields():
-    html = str(fs.render(RICH, VALID, {}))
+    html = str(fs.render(RICH, VALID, {}, error_summary=True))
     assert "error-summary" not in html
     assert "（选填）" in field_html(html, "email")
     assert "（选填）" not in field_html(html, "applicant_name")
@@ -379,6 +393,7 @@ def test_render_offers_autosave_to_the_script_when_asked():
     html = str(fs.render(RICH, {}, {}, autosave_url="/applications/7/draft/"))
     assert 'data-autosave-url="/applications/7/draft/"' in html
     assert 'data-autosave-status' in html
+    assert 'data-autosave-status' not in str(fs.render(RICH, {}, {}))
 
 
 def test_render_returns_a_safe_string():
@@ -487,6 +502,19 @@ def test_valid_answers_have_no_errors():
 ])
 def test_each_kind_of_error_has_its_own_message(changes, field, message):
     assert message in messages_for(**changes)[field]
+
+
+def test_administrators_can_word_the_pattern_message():
+    defn = with_schema(code={"type": "string", "title": "编号", "pattern": "^[A-Z]{2}$",
+                             "x-pattern-message": "编号为2个大写字母 / two capital letters"})
+    assert fs.validate(defn, {"code": "abc"}) == {"code": ["编号为2个大写字母 / two capital letters"]}
+    assert "x-pattern-message" in errors_of(with_schema(a={"type": "string",
+                                                          "x-pattern-message": "x"}))["a"][0]
+
+
+def test_blank_answers_count_as_missing():
+    assert messages_for(applicant_name="   \n ")["applicant_name"] == [
+        "请填写申请人姓名 / Applicant name is required"]
 
 
 def test_only_the_broken_fields_are_reported():
@@ -774,13 +802,17 @@ def form_page():
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     posts: list[dict] = []
 
-    def open_form(defn, data=None, errors=None):
-        fields = fs.render(defn, data or {}, errors or {}, autosave_url="/apply/draft/")
+    def open_form(defn, data=None, errors=None, *, on_form=False, answer_body="{}"):
+        """``on_form``: the page, not the engine, names the auto-save URL and shows the status."""
+        fields = fs.render(defn, data or {}, errors or {},
+                           autosave_url="" if on_form else "/apply/draft/")
+        form_attrs = ' data-autosave-url="/apply/draft/"' if on_form else ""
+        status = '<p class="autosave-status">草稿已保存 09:00</p>' if on_form else ""
         page_html = (
             '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
             '<link rel="stylesheet" href="/static/css/site.css"></head><body><main class="wrap">'
-            '<form method="post" action="/apply/"><input type="hidden" '
-            f'name="csrfmiddlewaretoken" value="csrf-token-1">{fields}'
+            f'<form method="post" action="/apply/"{form_attrs}><input type="hidden" '
+            f'name="csrfmiddlewaretoken" value="csrf-token-1">{fields}{status}'
             '<button class="button button-primary">提交</button></form></main></body></html>')
 
         def answer(route):
@@ -788,8 +820,9 @@ def form_page():
             url = request.url
             if url.endswith("/apply/draft/"):
                 posts.append({"token": request.headers.get("x-csrftoken"),
-                              "body": request.post_data or ""})
-                return route.fulfill(status=200, body="{}", content_type="application/json")
+                              "body": request.post_data or "",
+                              "accept": request.headers.get("accept")})
+                return route.fulfill(status=200, body=answer_body, content_type="application/json")
             if "/static/applications/" in url:
                 return route.fulfill(path=str(STATIC / "applications" / url.rsplit("/", 1)[1]))
             if "/static/" in url:
@@ -835,3 +868,14 @@ def test_script_saves_the_draft_with_the_csrf_token_and_says_when(form_page):
     assert len(posts) == 1 and posts[0]["token"] == "csrf-token-1"
     assert 'name="seats"\r\n\r\n12' in posts[0]["body"]
     assert 'name="applicant_name"\r\n\r\n张明华' in posts[0]["body"]
+
+
+@pytest.mark.e2e
+def test_script_uses_the_pages_status_line_and_the_servers_time(form_page):
+    open_form, posts = form_page
+    page = open_form(RICH, on_form=True, answer_body='{"saved_at": "10:42"}')
+    page.check("#id_newsletter")
+    page.wait_for_function(
+        "document.querySelector('.autosave-status').textContent === '已自动保存 10:42'")
+    assert page.locator(".autosave-status").count() == 1
+    assert posts[0]["accept"] == "application/json"

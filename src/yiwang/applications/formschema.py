@@ -40,7 +40,7 @@ except ImportError:  # pragma: no cover
 __all__ = [
     "FormDefinitionError", "WIDGETS", "PREFILL_SOURCES", "FORMATS",
     "check_definition", "render", "parse", "validate", "prefill", "merge", "split",
-    "default_definition", "field_names",
+    "default_definition", "field_names", "summarise_errors",
 ]
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -923,11 +923,14 @@ def _field_context(field: Field, value: Any, errors: list[str]) -> dict:
 
 
 def render(defn: Any, data: Mapping | None = None, errors: Mapping | None = None, *,
-           autosave_url: str = "", error_summary: bool = True) -> SafeString:
+           autosave_url: str = "", error_summary: bool = False) -> SafeString:
     """The form's fields as HTML, to be placed inside the page's own ``<form>``.
 
     ``data`` are the current answers (typed, as ``parse`` returns them, or a draft); ``errors``
-    are ``validate``'s messages. ``autosave_url`` turns on the script's draft saving.
+    are ``validate``'s messages, shown beside each field. Each field's block has the id
+    ``f-<name>`` for the page's error summary (see ``summarise_errors``); ``error_summary=True``
+    puts a summary of its own at the top of the fields instead. ``autosave_url`` (or a
+    ``data-autosave-url`` on the page's ``<form>``) turns on the script's draft saving.
     """
     form = _compile(defn)
     data = data if isinstance(data, Mapping) else {}
@@ -950,6 +953,18 @@ def render(defn: Any, data: Mapping | None = None, errors: Mapping | None = None
         "general": general if error_summary else [], "first_anchor": first_anchor,
         "autosave_url": autosave_url,
     })
+
+
+def summarise_errors(defn: Any, errors: Mapping | None) -> list[dict[str, str]]:
+    """Entries for the page's error summary, in the order of the form: ``label`` (the field's
+    title), ``text`` (the message, which names the field) and ``href`` (``#f-<name>``)."""
+    form = _compile(defn)
+    errors = errors if isinstance(errors, Mapping) else {}
+    entries = [{"label": "", "text": str(e), "href": ""} for e in errors.get("__all__") or []]
+    for name, field in form.fields.items():
+        entries += [{"label": field.title, "text": str(e), "href": f"#f-{name}"}
+                    for e in errors.get(name) or []]
+    return entries
 
 
 # ---------------------------------------------------------------- 一表申请: merge and split

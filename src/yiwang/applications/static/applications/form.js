@@ -133,7 +133,16 @@
     var form = root.closest("form");
     var url = root.getAttribute("data-autosave-url") || (form && form.getAttribute("data-autosave-url"));
     if (!form || !url || !window.fetch || !window.FormData) return;
-    var status = root.querySelector("[data-autosave-status]");
+    // The page may show its own status line ("草稿已保存 10:40"); otherwise add one.
+    var status = root.querySelector("[data-autosave-status]") ||
+      form.querySelector("[data-autosave-status], .autosave-status");
+    if (!status) {
+      status = document.createElement("p");
+      status.className = "autosave-status muted";
+      status.setAttribute("role", "status");
+      status.setAttribute("aria-live", "polite");
+      root.appendChild(status);
+    }
     var timer = null, saving = false, again = false, dirty = false;
 
     function say(text) { if (status) status.textContent = text; }
@@ -145,11 +154,19 @@
       dirty = false;
       fetch(url, {
         method: "POST", body: new FormData(form), credentials: "same-origin",
-        headers: { "X-CSRFToken": csrfToken(form), "X-Requested-With": "XMLHttpRequest" }
+        headers: {
+          "X-CSRFToken": csrfToken(form), "X-Requested-With": "XMLHttpRequest",
+          "X-Autosave": "1", "Accept": "application/json"
+        }
       }).then(function (response) {
         if (!response.ok) throw new Error(String(response.status));
-        var now = new Date();
-        say("已自动保存 " + pad(now.getHours()) + ":" + pad(now.getMinutes()));
+        return response.json().catch(function () { return {}; });
+      }).then(function (answer) {
+        // The server's time if it says (it knows the time zone of the saved draft).
+        var at = answer && typeof answer.saved_at === "string" && /^\d\d:\d\d$/.test(answer.saved_at)
+          ? answer.saved_at : null;
+        if (!at) { var now = new Date(); at = pad(now.getHours()) + ":" + pad(now.getMinutes()); }
+        say("已自动保存 " + at);
       }).catch(function () {
         dirty = true;
         say("自动保存未成功，请稍后手动保存");

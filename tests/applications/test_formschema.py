@@ -879,3 +879,13 @@ def test_script_uses_the_pages_status_line_and_the_servers_time(form_page):
         "document.querySelector('.autosave-status').textContent === '已自动保存 10:42'")
     assert page.locator(".autosave-status").count() == 1
     assert posts[0]["accept"] == "application/json"
+
+
+def test_the_example_in_the_administrators_guide_is_a_valid_form():
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "forms.md").read_text()
+    example = re.search(r"```json\n(.*?)```", guide, re.S).group(1)
+    fs.check_definition(example)
+    defn = json.loads(example)
+    assert fs.validate(defn, {})["promise"] == ["请填写我承诺所填信息真实有效 / Promise is required"]
+    assert fs.validate(defn, {"licence_code": "JY1"})["licence_code"] == [
+        "许可证编号为JY加14位数字 / JY followed by 14 digits"]

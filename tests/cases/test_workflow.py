@@ -303,6 +303,12 @@ def test_outcomes_cannot_be_smuggled_in_as_data(key):
         workflow.complete(PROMISED, state, task.id, "accept", {key: "approve"})
 
 
+def test_running_an_invalid_definition_reports_its_errors():
+    with pytest.raises(ProcessDefinitionError) as caught:
+        workflow.start(b"<not-bpmn/>", {})
+    assert "xml" in caught.value.errors
+
+
 def test_cancel_withdraws_the_instance():
     state, _ = walk(PROMISED, ["accept"])
     state = roundtrip(workflow.cancel(PROMISED, state))

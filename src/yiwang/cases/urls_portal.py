@@ -1,5 +1,6 @@
 from django.urls import path
 
+from yiwang.cases import views_bundles as b
 from yiwang.cases import views_portal as v
 
 urlpatterns = [
@@ -15,4 +16,7 @@ urlpatterns = [
     path("cases/<str:number>/materials/<int:material_id>/", v.material_download, name="case_material"),
     path("cases/<str:number>/qr.png", v.qr_png, name="case_qr"),
     path("track/", v.track, name="case_track"),
+    path("bundles/", b.bundle_list, name="bundles"),
+    path("bundles/<slug:code>/", b.bundle_apply, name="bundle_apply"),
+    path("my/bundles/<str:number>/", b.my_bundle, name="my_bundle"),
 ]

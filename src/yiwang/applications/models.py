@@ -33,5 +33,10 @@ class Draft(models.Model):
 
     class Meta:
         verbose_name = verbose_name_plural = "申请草稿"
-        constraints = [models.UniqueConstraint(fields=["user", "item", "enterprise"], name="unique_draft",
-                                               nulls_distinct=False)]
+        # One draft per applicant, item and acting identity (oneself, or each enterprise).
+        constraints = [
+            models.UniqueConstraint(fields=["user", "item"], condition=models.Q(enterprise__isnull=True),
+                                    name="unique_own_draft"),
+            models.UniqueConstraint(fields=["user", "item", "enterprise"],
+                                    condition=models.Q(enterprise__isnull=False), name="unique_enterprise_draft"),
+        ]

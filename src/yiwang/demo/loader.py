@@ -23,6 +23,7 @@ from yiwang.catalog import codes, search, services
 from yiwang.catalog.models import BasicItem, ItemVersion, SearchEntry, ServiceItem, Synonym, Theme
 from yiwang.core import audit, validators
 from yiwang.core.models import Organization, Region
+from yiwang.demo import bundles
 from yiwang.demo import catalog_data as data
 from yiwang.demo import identity, places
 from yiwang.identity.models import Role, StaffAccount
@@ -741,6 +742,7 @@ def load_demo() -> Summary:
         load_popularity(summary)
         load_revisions(summary, created, orgs, users)
         load_open_work(summary, orgs, users)
+        bundles.load_bundles(summary)
     search.forget_synonyms()
     count(summary)
     return summary

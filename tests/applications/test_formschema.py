@@ -262,6 +262,9 @@ def test_definition_over_64_kb_is_refused():
     ({"type": "string", "pattern": "(a+)+$"}, "pattern"),
     ({"type": "string", "pattern": r"(a)\1"}, "pattern"),
     ({"type": "string", "pattern": "[unclosed"}, "pattern"),
+    ({"type": "string", "pattern": "^(ab|cd)+$"}, "pattern"),
+    ({"type": "string", "pattern": "^[0-9]*[0-9]*[0-9]*x"}, "maxLength"),
+    ({"type": "string", "pattern": "[A-Z]+"}, "anchor it with ^"),
     ({"type": "string", "minLength": 5, "maxLength": 2}, "minLength"),
     ({"type": "string", "maxLength": 1_000_000}, "maxLength"),
     ({"type": "integer", "minimum": 10, "maximum": 1}, "minimum"),
@@ -277,6 +280,25 @@ def test_unsupported_or_unsafe_field_content_is_refused_with_a_message_for_that_
                                                                                        fragment):
     messages = errors_of(with_schema(field=prop)).get("field", [])
     assert any(fragment in m for m in messages), messages
+
+
+def test_patterns_that_stay_fast_are_accepted():
+    for pattern, max_length in [("^[A-Z]{2}[0-9]{4}$", None), ("^(a|b)+$", None),
+                                ("^[^<>]*$", None), ("[A-Z]+", 100), ("^.+@.+$", 1000),
+                                ("^(?:https?|ftp)://[^ ]+$", 500)]:
+        prop = {"type": "string", "pattern": pattern}
+        if max_length:
+            prop["maxLength"] = max_length
+        fs.check_definition(with_schema(a=prop))
+
+
+def test_an_accepted_pattern_answers_quickly_on_the_longest_allowed_answer():
+    import time
+
+    defn = with_schema(a={"type": "string", "pattern": "^[0-9]*[0-9]*x", "maxLength": 1400})
+    started = time.perf_counter()
+    assert fs.validate(defn, {"a": "1" * 1400})
+    assert time.perf_counter() - started < 0.5
 
 
 def test_top_level_schema_keywords_outside_the_supported_set_are_refused():

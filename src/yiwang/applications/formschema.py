@@ -50,6 +50,7 @@ MAX_SECTIONS = 50
 MAX_OPTIONS = 200
 MAX_TEXT = 10_000        # no single answer is longer, whatever the schema says
 MAX_PATTERN = 300
+PATTERN_BUDGET = 2_000_000  # answer length ** (unbounded repetitions, +1 unanchored): ~10 ms
 MAX_LIST = 1_000         # no multi-select answer has more entries
 MAX_LABEL = 100
 MAX_HINT = 500
@@ -395,7 +396,7 @@ class _Checker:
         elif "x-enum-labels" in prop:
             self.add(name, "x-enum-labels 需要与 enum 一起使用 / x-enum-labels needs enum")
         if "pattern" in prop:
-            problem = _pattern_problem(prop["pattern"])
+            problem = _pattern_problem(prop["pattern"], high)
             if problem:
                 self.add(name, problem)
         if "x-pattern-message" in prop and ("pattern" not in prop or not _short_text(
@@ -520,8 +521,15 @@ def _short_text(value: Any, limit: int, *, empty: bool = False) -> bool:
     return isinstance(value, str) and (empty or value.strip() != "") and len(value) <= limit
 
 
-def _pattern_problem(pattern: str) -> str:
-    """Refuse patterns that do not compile or could take exponential time (nested repeats)."""
+def _pattern_problem(pattern: str, max_length: int | None) -> str:
+    """Refuse patterns that do not compile or could take too long on a long answer.
+
+    Python's regular expressions backtrack. Nested repetition (``(a+)+``), alternatives under a
+    repetition (``(ab|a)+``) and back-references can take exponential time, so they are refused.
+    Each further unbounded repetition multiplies the work by the answer's length (``\\d*\\d*x``
+    is cubic on a long run of digits), and so does a pattern not anchored with ``^``; the answer's
+    ``maxLength`` must keep that product under ``PATTERN_BUDGET`` (a few milliseconds).
+    """
     if len(pattern) > MAX_PATTERN:
         return f"pattern 不能超过{MAX_PATTERN}个字符 / pattern may be at most {MAX_PATTERN} characters"
     try:
@@ -530,9 +538,39 @@ def _pattern_problem(pattern: str) -> str:
     except (re.error, RecursionError, OverflowError) as exc:
         return f"pattern 不是有效的正则表达式 / pattern is not a valid regular expression: {exc}"
     if _risky(parsed, inside_repeat=False):
-        return ("pattern 含有嵌套的重复或反向引用，可能极慢 / pattern has nested repetition or a "
-                "back-reference and could be very slow")
+        return ("pattern 含有嵌套的重复、重复中的多字符分支或反向引用，可能极慢，请改写（如用字符类 [...]） / "
+                "pattern has nested repetition, alternatives under a repetition or a "
+                "back-reference and could be very slow; rewrite it, e.g. with a class [...]")
+    anchored = bool(parsed) and str(parsed[0][0]) == "AT" and str(parsed[0][1]) in (
+        "AT_BEGINNING", "AT_BEGINNING_STRING")
+    exponent = _unbounded_repeats(parsed) + (0 if anchored else 1)
+    length = max_length if max_length is not None else MAX_TEXT
+    if exponent and length ** exponent > PATTERN_BUDGET:
+        limit = int(PATTERN_BUDGET ** (1 / exponent))
+        advice = "" if anchored else "以 ^ 开头锚定，或"
+        advice_en = "" if anchored else "anchor it with ^ or "
+        return (f"pattern 在长答案上可能很慢：请{advice}把 maxLength 设为不超过{limit} / the pattern "
+                f"could be slow on long answers: {advice_en}set maxLength to at most {limit}")
     return ""
+
+
+def _is_unbounded(high: int) -> bool:
+    return high == _re_parser.MAXREPEAT or high > 100
+
+
+def _unbounded_repeats(parsed: Any) -> int:
+    count = 0
+    for op, arg in parsed:
+        name = str(op)
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            count += _is_unbounded(arg[1]) + _unbounded_repeats(arg[2])
+        elif name == "SUBPATTERN":
+            count += _unbounded_repeats(arg[-1])
+        elif name == "BRANCH":
+            count += max(_unbounded_repeats(branch) for branch in arg[1])
+        elif name in ("ASSERT", "ASSERT_NOT", "ATOMIC_GROUP"):
+            count += _unbounded_repeats(arg[1] if name != "ATOMIC_GROUP" else arg)
+    return count
 
 
 def _risky(parsed: Any, inside_repeat: bool) -> bool:
@@ -542,7 +580,7 @@ def _risky(parsed: Any, inside_repeat: bool) -> bool:
             return True
         if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
             low, high, sub = arg
-            unbounded = high == _re_parser.MAXREPEAT or high > 100
+            unbounded = _is_unbounded(high)
             if unbounded and inside_repeat:
                 return True
             if _risky(sub, inside_repeat or unbounded):
@@ -551,10 +589,14 @@ def _risky(parsed: Any, inside_repeat: bool) -> bool:
             if _risky(arg[-1], inside_repeat):
                 return True
         elif name == "BRANCH":
-            if any(_risky(branch, inside_repeat) for branch in arg[1]):
+            # Single characters under a repetition become a class ([ab]) before this is seen.
+            if inside_repeat or any(_risky(branch, inside_repeat) for branch in arg[1]):
                 return True
         elif name in ("ASSERT", "ASSERT_NOT"):
             if _risky(arg[1], inside_repeat):
+                return True
+        elif name == "ATOMIC_GROUP":
+            if _risky(arg, inside_repeat):
                 return True
     return False
 

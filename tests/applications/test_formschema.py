@@ -770,6 +770,90 @@ def test_any_valid_answers_survive_render_submit_parse_unchanged(data):
     assert [type(parsed[k]) for k in data] == [type(data[k]) for k in data]
 
 
+@st.composite
+def forms_with_answers(draw):
+    """A random valid definition using any type and widget, and valid answers to it."""
+    props, answers, required, names = {}, {}, [], []
+    widgets: dict[str, str] = {}
+    for i in range(draw(st.integers(1, 8))):
+        name = f"q{i}"
+        kind = draw(st.sampled_from(["text", "textarea", "enum", "format", "integer", "number",
+                                     "boolean", "multi"]))
+        prop: dict = {"title": draw(_line)}
+        answer = st.nothing()
+        widget = None
+        if kind in ("text", "textarea"):
+            low = draw(st.integers(1, 5))
+            high = draw(st.integers(low, 300))
+            prop.update(type="string", minLength=low, maxLength=high)
+            widget = "textarea" if kind == "textarea" else draw(st.sampled_from([None, "text",
+                                                                                 "address"]))
+            answer = _text(low, high, lines=kind == "textarea")
+        elif kind == "enum":
+            values = draw(st.lists(_line, min_size=1, max_size=8, unique=True))
+            prop.update(type="string", enum=values)
+            if draw(st.booleans()):
+                prop["x-enum-labels"] = [f"选项{v}" for v in values]
+            widget = draw(st.sampled_from([None, "select", "radio"]))
+            answer = st.sampled_from(values)
+        elif kind == "format":
+            fmt = draw(st.sampled_from(["date", "email", "mobile", "id_number", "uscc"]))
+            prop.update(type="string", format=fmt)
+            widget = draw(st.sampled_from([None, "text" if fmt == "email" else fmt]))
+            answer = {"date": st.dates().map(str), "mobile": st.from_regex(r"1[3-9][0-9]{9}",
+                                                                            fullmatch=True),
+                      "email": st.from_regex(r"[a-z0-9]{1,8}@[a-z]{1,8}\.cn", fullmatch=True),
+                      "id_number": _ids, "uscc": _usccs}[fmt]
+        elif kind == "integer":
+            low = draw(st.integers(-10**6, 10**6))
+            high = draw(st.integers(low, low + 10**9))
+            prop.update(type="integer", minimum=low, maximum=high)
+            widget = draw(st.sampled_from([None, "number", "text"]))
+            answer = st.integers(low, high)
+        elif kind == "number":
+            prop.update(type="number", minimum=-1e6, maximum=1e6)
+            widget = draw(st.sampled_from([None, "number", "text"]))
+            answer = st.floats(-1e6, 1e6, allow_nan=False) | st.integers(-10**6, 10**6)
+        elif kind == "boolean":
+            prop["type"] = "boolean"
+            widget = draw(st.sampled_from([None, "checkbox", "radio", "select"]))
+            answer = st.booleans()
+        else:
+            options = draw(st.lists(_line, min_size=1, max_size=15, unique=True))
+            prop.update(type="array", items={"type": "string", "enum": options})
+            widget = draw(st.sampled_from([None, "checkbox", "select"]))
+            answer = st.lists(st.sampled_from(options), min_size=1, unique=True).map(
+                lambda chosen, options=options: sorted(chosen, key=options.index))
+        props[name] = prop
+        names.append(name)
+        if widget:
+            widgets[name] = widget
+        is_required = draw(st.booleans())
+        if is_required:
+            required.append(name)
+        a_checkbox = kind == "boolean" and widget in (None, "checkbox")
+        if is_required or a_checkbox or draw(st.booleans()):
+            answers[name] = draw(answer)
+    order = draw(st.permutations(names))
+    cut = draw(st.integers(1, len(order)))
+    entries = [{"name": n, "widget": widgets[n]} if n in widgets else n for n in order]
+    layout = [{"title": "第一部分", "fields": entries[:cut]}]
+    if entries[cut:]:
+        layout.append({"title": "第二部分", "fields": entries[cut:]})
+    defn = {"schema": {"type": "object", "properties": props, "required": required},
+            "layout": layout}
+    return defn, answers
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(forms_with_answers())
+def test_any_form_renders_answers_that_come_back_unchanged(form_and_answers):
+    defn, answers = form_and_answers
+    fs.check_definition(defn)
+    assert fs.validate(defn, answers) == {}
+    assert fs.parse(defn, submit(fs.render(defn, answers, {}))) == answers
+
+
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,

@@ -45,7 +45,7 @@ def world(transactional_db, city, org_a, org_b, admin_a, admin_a2, admin_b):
     bundle = services_bundles.define_bundle(None, code="kai-canguan", name="我要开餐馆", description="开餐馆一次办",
                                             items=list(ServiceItem.objects.filter(pk__in=[food.item_id, sign.item_id])))
     person = make_citizen("e2e_citizen", "周晓梅", level=2)
-    return {"staff": staff, "item": food.item, "bundle": bundle, "citizen": person}
+    return {"staff": staff, "item": ServiceItem.objects.get(pk=food.item_id), "bundle": bundle, "citizen": person}
 
 
 def _sign_in_citizen(browser, base):

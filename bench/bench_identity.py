@@ -1,11 +1,12 @@
 """Identity benchmark: password logins, token introspection, ID-token issuing, org-scoped queries.
 
     .venv/bin/python bench/bench_identity.py [--db sqlite|postgres|both] [--items 100000] [--orgs 1000]
+        [--children 100] [--runs 50] [--only-scoped]
 
 For each database: a fresh database (SQLite under var/bench/, PostgreSQL ``yiwang_bench_identity``
-on 127.0.0.1), migrations, ``--orgs`` departments created with ``bulk_create`` (ten of them
-children of the first, so the scoped query has an ``IN`` list), ``yiwang generate_items N``
-(the items spread over those departments), then
+on 127.0.0.1), migrations, ``--orgs`` departments created with ``bulk_create``, ``yiwang
+generate_items N`` (the items spread over those departments), ``--children`` departments made
+sub-units of the one in the middle, ANALYZE, then
 
   a) full-request password logins per second: POST /accounts/login/ through Django's WSGI handler
      (test client, no network) with the production hasher (Django's PBKDF2-SHA256 default
@@ -15,8 +16,14 @@ children of the first, so the scoped query has an ``IN`` list), ``yiwang generat
      token; a few requests with HTTP Basic client authentication for comparison;
   c) ID tokens issued per second: the validator's signing path (claims, RS256 signature, the
      IDToken row), in-process;
-  d) EXPLAIN (QUERY PLAN) of the organisation-scoped item list query
-     (``scoping.scope_queryset`` on ServiceItem, ``organization_id IN (...)``).
+  d) the office item list (``views_office.item_list_queryset`` and ``item_list_page``, the page's
+     own queries: the first page's ids newest change first, their rows, and the count) for a catalog administrator of one department,
+     one of the department with ``--children`` sub-units, and a platform administrator (every
+     item): EXPLAIN (ANALYZE, BUFFERS on PostgreSQL; QUERY PLAN on SQLite) after ANALYZE, whether
+     the plans read catalog_serviceitem and catalog_itemversion through indexes (no sequential
+     scan of them), p50/p95 of the ids query, the count, the whole page of data and the whole
+     request (GET /office/items/, test client) over ``--runs`` runs; the query timings include
+     resolving the user's scope (the organisation tree). ``--only-scoped`` measures (d) alone.
 
 Prints Markdown and writes var/bench/identity-<db>.json. Every loop is bounded; the server
 started here is stopped here; only 127.0.0.1 is contacted. The login rate limits are raised for
@@ -63,7 +70,8 @@ def db_env(db: str, items: int) -> dict[str, str]:
 def run_phase(phase: str, db: str, args) -> dict:
     out = VAR / f"identity-{db}-{phase}.json"
     cmd = [PY, __file__, "--phase", phase, "--db", db, "--items", str(args.items), "--orgs", str(args.orgs),
-           "--logins", str(args.logins), "--id-tokens", str(args.id_tokens), "--out", str(out)]
+           "--logins", str(args.logins), "--id-tokens", str(args.id_tokens), "--children", str(args.children),
+           "--runs", str(args.runs), "--out", str(out)] + (["--only-scoped"] if args.only_scoped else [])
     subprocess.run(cmd, env=db_env(db, args.items), check=True, cwd=ROOT, timeout=3 * 3600)
     return json.loads(out.read_text())
 
@@ -175,16 +183,17 @@ def machine() -> str:
 
 
 def report(db: str, setup: dict, inproc: dict, http: dict | None) -> str:
-    a, c, d = inproc["logins"], inproc["id_tokens"], inproc["explain"]
+    a, c, d = inproc["logins"], inproc["id_tokens"], inproc["scoped"]
     lines = [f"### {db}", "",
              (f"- Data: {setup['organizations']} organisations, {setup['items']} items "
-              f"(generated in {setup['generate_s']} s); the scoped user sees {d['visible_orgs']} organisations "
-              f"and {d['visible_items']} items; its first page of 30 took {d['page_ms']} ms."),
-             (f"- (a) password login, full request (POST /accounts/login/ → 302, Django test client, "
-              f"{a['hasher']} {a['iterations']} iterations): **{a['per_s']} logins/s** on one process "
-              f"(median {a['median_ms']} ms, n={a['n']}); the hash alone takes {a['hash_ms']} ms."),
-             (f"- (c) ID tokens issued: **{c['per_s']} /s** in-process (median {c['median_ms']} ms: claims, RS256 "
-              f"signature, IDToken row; n={c['n']}); RS256 signing alone {c['sign_only_per_s']} /s.")]
+              f"(generated in {setup['generate_s']} s).")]
+    if a:
+        lines.append(f"- (a) password login, full request (POST /accounts/login/ → 302, Django test client, "
+                     f"{a['hasher']} {a['iterations']} iterations): **{a['per_s']} logins/s** on one process "
+                     f"(median {a['median_ms']} ms, n={a['n']}); the hash alone takes {a['hash_ms']} ms.")
+    if c:
+        lines.append(f"- (c) ID tokens issued: **{c['per_s']} /s** in-process (median {c['median_ms']} ms: claims, "
+                     f"RS256 signature, IDToken row; n={c['n']}); RS256 signing alone {c['sign_only_per_s']} /s.")
     if http:
         lines.append(f"- (b) token introspection (gunicorn 2 sync workers, {http['tool']}, {http['connections']} "
                      f"connections, {http['duration_s']} s, bearer-authenticated resource server): "
@@ -192,12 +201,20 @@ def report(db: str, setup: dict, inproc: dict, http: dict | None) -> str:
                      f"{http.get('healthz_rps', '')} req/s in the same setup; with HTTP Basic client "
                      f"authentication (secret checked by the hasher on each request) "
                      f"{http['basic_auth_rps_sequential']} req/s sequential.")
-    lines += ["", "(d) `" + d["sql"][:400] + ("…" if len(d["sql"]) > 400 else "") + "`", "", "```",
-              d["plan"].rstrip(), "```", ""]
-    lines += ["Count of the same scoped set:", "", "```", d["count_plan"].rstrip(), "```", "",
-              "The first page for a user of one organisation (reviewer):", "", "```", d["single_org_plan"].rstrip(),
-              "```", ""]
-    return "\n".join(lines)
+    lines += ["", f"(d) office item list, first page ({d['page_size']} rows) newest first, {d['runs']} runs each "
+              "(p50 / p95 ms; the page is count + the page's ids + their rows):", "",
+              "| user | organisations | items visible | index-backed | page's ids | count | page | whole request |",
+              "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |"]
+    for case in d["cases"]:
+        lines.append(f"| {case['label']} | {case['orgs']} | {case['items']} | "
+                     f"{'yes' if case['index_backed'] else '**no**'} | {case['ids_ms'][0]} / {case['ids_ms'][1]} | "
+                     f"{case['count_ms'][0]} / {case['count_ms'][1]} | {case['page_ms'][0]} / {case['page_ms'][1]} | "
+                     f"{case['request_ms'][0]} / {case['request_ms'][1]} |")
+    for case in d["cases"]:
+        lines += ["", f"{case['label']}, the page's ids: `{case['sql']}`", "", "```", case["plan"].rstrip(), "```",
+                  "", "Its count:", "", "```", case["count_plan"].rstrip(), "```",
+                  "", "The page's rows:", "", "```", case["rows_plan"].rstrip(), "```"]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -209,6 +226,10 @@ def main() -> None:
     parser.add_argument("--id-tokens", type=int, default=300)
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--children", type=int, default=100,
+                        help="sub-units of the multi-organisation administrator's department")
+    parser.add_argument("--runs", type=int, default=50, help="timed runs of each list query")
+    parser.add_argument("--only-scoped", action="store_true", help="measure the org-scoped list (d) alone")
     parser.add_argument("--reuse", action="store_true", help="measure the existing bench database")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--phase", choices=["setup", "measure"], help=argparse.SUPPRESS)
@@ -217,17 +238,17 @@ def main() -> None:
     if args.phase:
         return phase_main(args)
     VAR.mkdir(parents=True, exist_ok=True)
-    print(f"Machine: {machine()}\n")
+    print(f"Machine: {machine()}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
     for db in (["sqlite", "postgres"] if args.db == "both" else [args.db]):
         if not args.reuse:
             rebuild(db, args)
         started = time.monotonic()
         setup = run_phase("setup", db, args)
         inproc = run_phase("measure", db, args)
-        http = None if args.skip_http else introspection_throughput(db, args, setup)
+        http = None if args.skip_http or args.only_scoped else introspection_throughput(db, args, setup)
         data = {"db": db, "machine": machine(), "setup": setup, "inprocess": inproc, "http": http,
                 "wall_s": round(time.monotonic() - started, 1)}
-        (VAR / f"identity-{db}.json").write_text(json.dumps(data, ensure_ascii=False, indent=2))
+        (VAR / (f"identity-{db}-scoped.json" if args.only_scoped else f"identity-{db}.json")).write_text(json.dumps(data, ensure_ascii=False, indent=2))
         print(report(db, setup, inproc, http))
 
 
@@ -275,11 +296,15 @@ def setup_phase(args) -> dict:
         else:
             with connection.cursor() as cur:
                 cur.execute("ANALYZE")
-    # The scoped user: catalog administrator of a department in the middle of the code range with
-    # ten sub-units (its reach is the department and its children: an IN list of 11 ids).
+    # The scoped users: catalog administrators of a department in the middle of the code range with
+    # ``--children`` sub-units (its reach is the department and its children: an IN list), and of
+    # a department without sub-units further on.
     ids = list(Organization.objects.order_by("id").values_list("id", flat=True))
     middle = Organization.objects.get(id=ids[len(ids) // 2])
-    Organization.objects.filter(id__in=ids[len(ids) // 2 + 1:len(ids) // 2 + 11]).update(parent=middle)
+    Organization.objects.filter(parent=middle).update(parent=None)
+    Organization.objects.filter(id__in=ids[len(ids) // 2 + 1:len(ids) // 2 + 1 + args.children]).update(parent=middle)
+    single = Organization.objects.get(id=ids[-2])
+    Organization.objects.filter(parent=single).update(parent=None)
     admin = User.objects.filter(username="bench-admin").first()
     if admin is None:
         admin = User.objects.create_user("bench-admin", password=PASSWORD)
@@ -287,9 +312,11 @@ def setup_phase(args) -> dict:
         citizen = User.objects.create_user("bench-citizen", password=PASSWORD)
         Person.objects.create(user=citizen, name="王小明", id_number=make_citizen_id("390102", __import__(
             "datetime").date(1990, 1, 1), "001"), mobile="13900000001", assurance_level=2)
-    for username, role in (("bench-catalog", Role.CATALOG_ADMIN), ("bench-reviewer", Role.REVIEWER)):
+    for username, org, role in (("bench-catalog", middle, Role.CATALOG_ADMIN),
+                                ("bench-catalog-one", single, Role.CATALOG_ADMIN),
+                                ("bench-reviewer", middle, Role.REVIEWER)):
         user = User.objects.filter(username=username).first() or User.objects.create_user(username, password=PASSWORD)
-        StaffAccount.objects.update_or_create(user=user, defaults={"organization": middle, "roles": [role]})
+        StaffAccount.objects.update_or_create(user=user, defaults={"organization": org, "roles": [role]})
     gateway, gateway_secret = services_oidc.register_client(admin, {
         "name": f"基准测试网关{time.time_ns()}", "kind": "system", "client_type": "confidential",
         "scopes": ["introspection"]})
@@ -319,8 +346,10 @@ def _token(app, user, scope: str) -> str:
 
 
 def measure_phase(args) -> dict:
+    if args.only_scoped:
+        return {"logins": None, "id_tokens": None, "scoped": measure_scoped_list(args.runs)}
     return {"logins": measure_logins(args.logins), "id_tokens": measure_id_tokens(args.id_tokens),
-            "explain": explain_scoped_list()}
+            "scoped": measure_scoped_list(args.runs)}
 
 
 def measure_logins(n: int) -> dict:
@@ -380,28 +409,78 @@ def measure_id_tokens(n: int) -> dict:
             "sign_only_per_s": round(sign_only, 1)}
 
 
-def explain_scoped_list() -> dict:
+def measure_scoped_list(runs: int) -> dict:
     from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
 
-    from yiwang.catalog.models import ServiceItem
-    from yiwang.identity import scoping
+    from yiwang.catalog.views_office import PAGE_SIZE, item_list_page, item_list_queryset, item_list_rows
+    from yiwang.identity import scoping, totp
     from yiwang.identity.models import Role
 
+    with connection.cursor() as cur:  # planner statistics for the tables as they are now
+        cur.execute("ANALYZE catalog_serviceitem" if connection.vendor == "postgresql" else "ANALYZE")
+        if connection.vendor == "postgresql":
+            cur.execute("ANALYZE core_organization")
     users = get_user_model().objects
-    catalog, reviewer = users.get(username="bench-catalog"), users.get(username="bench-reviewer")
-    qs = scoping.scope_queryset(ServiceItem.objects.all(), catalog, role=Role.CATALOG_ADMIN)
-    page = qs.order_by("implementation_code")[:30]
-    one = scoping.scope_queryset(ServiceItem.objects.all(), reviewer, role=Role.REVIEWER).order_by(
-        "implementation_code")[:30]
-    t = time.perf_counter()
-    rows = list(page)
-    page_ms = (time.perf_counter() - t) * 1000
-    sql, params = page.query.sql_with_params()
-    return {"sql": sql % tuple(repr(p) for p in params), "plan": _plan(page.query),
-            "count_plan": _plan(qs.order_by().values("id").query, count=True),
-            "single_org_plan": _plan(one.query),
-            "visible_orgs": len(scoping.visible_organization_ids(catalog, Role.CATALOG_ADMIN) or []),
-            "visible_items": qs.count(), "page_rows": len(rows), "page_ms": round(page_ms, 2)}
+    cases = []
+    for label, username in (("one department", "bench-catalog-one"),
+                            ("department with sub-units", "bench-catalog"),
+                            ("platform administrator", "bench-admin")):
+        user = users.get(username=username)
+        scope = scoping.visible_organization_ids(user, Role.CATALOG_ADMIN)
+        qs, _, _ = item_list_queryset(user)
+        ids = qs.values_list("id", flat=True)[:PAGE_SIZE]
+        count = qs.order_by().values("id")
+        client = Client()
+        client.force_login(user)
+        session = client.session
+        session[totp.SESSION_OK] = True
+        session.save()
+        assert client.get("/office/items/").status_code == 200
+        plan, count_plan = _plan(ids.query), _plan(count.query, count=True)
+        rows_plan = _plan(item_list_rows(list(ids)).query)
+        sql, params = ids.query.sql_with_params()
+        cases.append({
+            "label": label, "orgs": "all" if scope is None else len(scope), "items": qs.count(),
+            "sql": sql % tuple(repr(p) for p in params), "plan": plan, "count_plan": count_plan,
+            "rows_plan": rows_plan,
+            "index_backed": all(_index_backed(p) for p in (plan, count_plan, rows_plan)),
+            "ids_ms": _timed(lambda: list(item_list_queryset(user)[0].values_list("id", flat=True)[:PAGE_SIZE]),
+                             runs),
+            "count_ms": _timed(lambda: item_list_queryset(user)[0].count(), runs),
+            "page_ms": _timed(lambda: item_list_page(item_list_queryset(user)[0], 1), runs),
+            "request_ms": _timed(lambda: client.get("/office/items/"), max(10, runs // 2)),
+        })
+    return {"runs": runs, "page_size": PAGE_SIZE, "cases": cases}
+
+
+def _timed(fn, runs: int) -> tuple[float, float]:
+    """p50 and p95 in ms over ``runs`` calls after three warm-up calls."""
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    return round(statistics.median(times), 2), round(times[min(len(times) - 1, int(len(times) * 0.95))], 2)
+
+
+BIG_TABLES = ("catalog_serviceitem", "catalog_itemversion")
+
+
+def _index_backed(plan: str) -> bool:
+    """No sequential scan of the big tables (PostgreSQL ``Seq Scan``, SQLite a ``SCAN`` without an index)."""
+    for line in plan.splitlines():
+        words = line.replace("(", " ").split()
+        for table in BIG_TABLES:
+            if "Seq Scan on " + table in line:
+                return False
+            if "SCAN" in words and table in words and "INDEX" not in words:
+                return False
+    return True
 
 
 def _plan(query, count: bool = False) -> str:

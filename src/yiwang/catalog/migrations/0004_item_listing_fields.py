@@ -69,7 +69,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='serviceitem',
-            index=models.Index(fields=['organization', 'open_status'], name='catalog_item_org_open'),
+            index=models.Index(fields=['-latest_updated_at', 'implementation_code'], include=('organization', 'id'), name='catalog_item_updated'),
         ),
         migrations.RunPython(fill_listing_fields, migrations.RunPython.noop, elidable=True),
     ]

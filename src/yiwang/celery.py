@@ -19,21 +19,26 @@ from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yiwang.settings")
 
-import django  # noqa: E402
-from django.apps import apps  # noqa: E402
+import django
+from django.apps import apps
 
 if not apps.ready:
     django.setup()
 
-from celery import Celery  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.db import close_old_connections  # noqa: E402
+from celery import Celery
+from django.conf import settings
+from django.db import close_old_connections
 
 app = Celery("yiwang")
 app.conf.update(
     broker_url=settings.YIWANG_CELERY_BROKER_URL,
     broker_connection_retry_on_startup=True,
-    broker_transport_options={"visibility_timeout": settings.YIWANG_CELERY_VISIBILITY_TIMEOUT},
+    broker_transport_options={
+        "visibility_timeout": settings.YIWANG_CELERY_VISIBILITY_TIMEOUT,
+        # How often a worker looks for jobs of dead workers whose visibility timeout ran out.
+        "unacked_restore_interval": settings.YIWANG_CELERY_RESTORE_SECONDS,
+        "unacked_restore_throttle": 1,
+    },
     task_default_queue=settings.YIWANG_CELERY_QUEUE,
     task_serializer="json",
     accept_content=["json"],

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "yiwang.catalog",
     "yiwang.applications",
     "yiwang.cases",
+    "yiwang.exchange",
 ]
 
 MIDDLEWARE = [
@@ -176,8 +177,11 @@ YIWANG_CELERY_QUEUE = os.environ.get("YIWANG_CELERY_QUEUE", "yiwang")
 # Seconds after which Redis hands an unacknowledged job (its worker died) to another worker;
 # must exceed the longest job and the longest retry delay.
 YIWANG_CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("YIWANG_CELERY_VISIBILITY_TIMEOUT", "7200"))
+YIWANG_CELERY_RESTORE_SECONDS = int(os.environ.get("YIWANG_CELERY_RESTORE_SECONDS", "60"))  # sweep for them
 YIWANG_CELERY_BEAT_SECONDS = float(os.environ.get("YIWANG_CELERY_BEAT_SECONDS", "30"))
 # ---- end of background jobs ----
+# Webhooks may target http://localhost or 127.0.0.1 (development); otherwise https only.
+YIWANG_WEBHOOKS_ALLOW_HTTP_LOOPBACK = env_bool("YIWANG_WEBHOOKS_ALLOW_HTTP_LOOPBACK", not PRODUCTION and DEBUG)
 
 # Security headers and cookies
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -287,6 +291,8 @@ OAUTH2_PROVIDER = {
         "catalog.read": "读取您管理范围内的事项目录（含草稿）",
         "catalog.write": "以您的身份修改事项目录",
         "introspection": "核验本平台签发的访问令牌（资源服务器）",
+        "cases:read": "部门系统读取本机构的办件（docs/webhooks.md）",
+        "cases:write": "部门系统以本机构服务账号报送环节办理结果",
     },
     "DEFAULT_SCOPES": ["openid"],
     "OAUTH2_VALIDATOR_CLASS": "yiwang.identity.oidc.YiwangValidator",

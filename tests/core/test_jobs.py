@@ -7,6 +7,7 @@ test_jobs_processes.py.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 
 import pytest
@@ -84,7 +85,7 @@ def test_each_retry_waits_longer_than_the_one_before(base):
     definition = jobs.JobDefinition("x", print, max_attempts=10, backoff_seconds=base,
                                     max_backoff_seconds=1e9)
     waits = [definition.delay_before_attempt(attempt) for attempt in range(2, 11)]
-    assert all(later > earlier for earlier, later in zip(waits, waits[1:]))
+    assert all(later > earlier for earlier, later in itertools.pairwise(waits))
     assert base * 0.8 <= waits[0] <= base * 1.2
 
 
@@ -96,18 +97,17 @@ def test_retry_waits_stop_growing_at_the_cap():
 # ---- visibility on commit ----
 
 def test_immediate_mode_runs_the_job_when_the_transaction_commits(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        with transaction.atomic():
-            jobs.enqueue(jobs_for_tests.probe, label="committed")
-            assert completed("committed") == 0  # not before the commit
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        jobs.enqueue(jobs_for_tests.probe, label="committed")
+        assert completed("committed") == 0  # not before the commit
     assert completed("committed") == 1
 
 
 def test_immediate_mode_runs_nothing_when_the_transaction_rolls_back(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            jobs.enqueue(jobs_for_tests.probe, label="rolled-back")
-            raise RuntimeError("the case could not be saved")
+    with (django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(RuntimeError),
+          transaction.atomic()):
+        jobs.enqueue(jobs_for_tests.probe, label="rolled-back")
+        raise RuntimeError("the case could not be saved")
     assert callbacks == []
     assert completed("rolled-back") == 0
 

@@ -52,7 +52,7 @@ def send(definition: jobs.JobDefinition, kwargs: dict[str, Any], *, delay: float
                             retry_policy={"max_retries": 3, "interval_start": 0.2,
                                           "interval_step": 0.5, "interval_max": 2})
         return True
-    except Exception:  # noqa: BLE001 — the commit already happened: keep the job, do not lose it
+    except Exception:  # the commit already happened: keep the job, do not lose it
         logger.exception("could not send job %s to the broker", definition.name)
         if dedupe_key:
             release_dedupe_key(dedupe_key)

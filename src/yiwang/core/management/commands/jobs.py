@@ -19,7 +19,7 @@ from yiwang.core.models import Job, PeriodicJob
 
 
 class Command(BaseCommand):
-    requires_system_checks = []  # needs the models only, not the pages' URLs or templates
+    requires_system_checks = ()  # needs the models only, not the pages' URLs or templates
     help = "Background jobs: status, enqueue, retry."
 
     def add_arguments(self, parser):

@@ -10,7 +10,7 @@ from yiwang.core import jobs
 
 
 class Command(BaseCommand):
-    requires_system_checks = []  # needs the models only, not the pages' URLs or templates
+    requires_system_checks = ()  # needs the models only, not the pages' URLs or templates
     help = "Run background jobs from the database queue and trigger periodic jobs."
 
     def add_arguments(self, parser):

@@ -1,0 +1,57 @@
+"""Background jobs across real processes: ``yiwang worker`` killed mid-job and two workers
+sharing periodic jobs, on a SQLite file and on PostgreSQL (helpers in job_processes.py)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+
+from tests.core.job_processes import JOBS, moment, stop, wait_for
+
+
+def test_a_job_of_a_killed_worker_runs_to_completion_exactly_once(external_db, tmp_path):
+    started = tmp_path / "started"
+    first = external_db.worker("worker-first", "--no-periodic")
+    # The job outlasts the 1-second lease: only the extended lease keeps other workers off it.
+    external_db.yiwang("jobs", "enqueue", f"{JOBS}.slow_probe", "--kwargs", json.dumps(
+        {"label": "survivor", "seconds": 1.8, "started_file": str(started)}))
+    wait_for(lambda: started.exists() and started.read_text(), 30, "the first worker to start the job")
+    assert external_db.job("slow_probe", "survivor")[:3] == ("running", 1, "worker-first")
+
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    others = [external_db.worker(name, "--no-periodic") for name in ("worker-second", "worker-third")]
+    try:
+        wait_for(lambda: external_db.job("slow_probe", "survivor")[0] == "succeeded", 30,
+                 "another worker to finish the job")
+        _, attempts, locked_by, _, _ = external_db.job("slow_probe", "survivor")
+        assert attempts == 2 and locked_by in ("worker-second", "worker-third")
+        assert len(started.read_text().splitlines()) == 2  # killed once, then run through once
+        assert external_db.completed("survivor") == 1
+    finally:
+        codes = [stop(worker) for worker in others]
+    assert codes == [0, 0]  # SIGTERM: a clean stop
+    assert "job worker stopped: worker-second" in external_db.log("worker-second")
+
+
+def test_two_workers_run_a_periodic_job_once_per_period(external_db):
+    period = 1
+    env = {"YIWANG_TEST_PERIOD_SECONDS": str(period)}
+    workers = [external_db.worker(name, env=env) for name in ("periodic-a", "periodic-b")]
+    try:
+        wait_for(lambda: external_db.completed("heartbeat") >= 3, 30, "three heartbeats")
+    finally:
+        codes = [stop(worker) for worker in workers]
+    assert codes == [0, 0]
+    triggered = external_db.query("SELECT created_at, status FROM core_job WHERE name = %s "
+                                  "ORDER BY created_at", f"{JOBS}.heartbeat")
+    times = [moment(created) for created, _ in triggered]
+    # Two workers triggering the same period would do so within moments of each other; the
+    # rows are written a little after each claim (lock waits), hence the margin.
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(times)]
+    assert min(gaps) > period / 2, f"one period triggered twice: {gaps}"
+    succeeded = sum(status == "succeeded" for _, status in triggered)
+    assert succeeded == external_db.completed("heartbeat") >= 3  # each triggered job ran once
+    claimed_by = external_db.query("SELECT last_claimed_by FROM core_periodicjob")[0][0]
+    assert claimed_by in ("periodic-a", "periodic-b")

@@ -15,6 +15,7 @@ urlpatterns = [
     path("office/oidc-clients/", include("yiwang.identity.urls_oidc_admin")),
     path("office/identity/", include("yiwang.identity.urls_office")),
     path("office/cases/", include("yiwang.cases.urls_office")),
+    path("office/webhooks/", include("yiwang.exchange.urls_office")),
     path("office/", include("yiwang.catalog.urls_office")),
     path("office/", include("yiwang.core.urls_office")),
     path("o/", include("yiwang.identity.urls_oidc", namespace="oauth2_provider")),

@@ -86,6 +86,13 @@ def _audit(case: Case, action: str, user, before: dict | None, detail: dict | No
                  detail=detail or {}, actor=audit.actor_name(user) if user is not None else "system")
 
 
+def _publish(case: Case, event: str, data: dict | None = None) -> None:
+    """Signed webhooks to department systems (docs/webhooks.md), queued in this transaction."""
+    from yiwang.exchange.webhooks import publish
+
+    publish(case, event, data)
+
+
 def notify(user, case: Case | None, text: str) -> None:
     """站内消息, sent on through the SMS channel in the background once the transaction commits."""
     if user is None:
@@ -414,6 +421,7 @@ def _submit(user, *, item, form_data, files, enterprise, key, delivery, channel,
     _event(case, user, "submit", "提交申请", on_behalf_of=on_behalf_of(enterprise),
            detail={"materials": len(uploads), "channel": channel})
     _audit(case, "submit", user, None, {"item": item.implementation_code, "materials": len(uploads)})
+    _publish(case, "submitted")
     notify(user, case, f"您的申请“{case.item_name}”已提交，办件编号 {case.number}，查询码 {case.query_code}。")
     return case
 
@@ -505,6 +513,15 @@ def act(user, case: Case, *, step_id: int, outcome: str, opinion: str = "", lock
            detail={"step": step.key, "outcome": outcome, **extra})
     _audit(case, f"step.{step.key}.{outcome}", user, before, {"step": step.key, "outcome": outcome})
     _after_action(case, step, outcome, user)
+    _publish(case, "step_completed", {"step": {"id": step.pk, "key": step.key, "name": step.name,
+                                               "outcome": outcome}})
+    for event, happened in (("accepted", step.key == "pre_review" and outcome == "accept"),
+                            ("not_accepted", case.status == Case.Status.NOT_ACCEPTED),
+                            ("correction_requested", outcome == "correct"),
+                            ("decided", outcome in ("approve", "refuse")),
+                            ("completed", case.status == Case.Status.COMPLETED)):
+        if happened:
+            _publish(case, event)
     return case
 
 
@@ -600,6 +617,7 @@ def resubmit_correction(user, case: Case, *, files: dict[int, Any] | None = None
     _event(case, user, "resubmit", "补正后重新提交", before=before_status, opinion=(note or "")[:500],
            role="applicant", detail={"materials": len(uploads)})
     _audit(case, "resubmit", user, before, {"materials": len(uploads)})
+    _publish(case, "resubmitted")
     return case
 
 
@@ -623,6 +641,7 @@ def withdraw(user, case: Case, *, reason: str) -> Case:
     case.save()
     _event(case, user, "withdraw", "申请人撤回", before=before_status, opinion=reason, role="applicant")
     _audit(case, "withdraw", user, before)
+    _publish(case, "withdrawn")
     _bundle_progress(case)
     return case
 
@@ -670,6 +689,7 @@ def suspend(user, case: Case, *, kind: str, reason: str, expected_days: int = 0,
     _event(case, user, "suspend", f"特别程序开始：{s.get_kind_display()}", before=case.status, opinion=reason,
            detail={"kind": kind, "expected_days": expected_days})
     _audit(case, "suspend", user, before, {"kind": kind})
+    _publish(case, "suspended", {"procedure": {"kind": kind, "expected_days": expected_days}})
     notify(case.applicant_user, case, f"您的办件“{case.item_name}”进入{s.get_kind_display()}程序，"
                                       f"预计需要 {expected_days} 个工作日，期间不计入办理时限。")
     return s
@@ -696,6 +716,7 @@ def resume(user, case: Case, *, result: str, lock_version: int | None = None) ->
     _event(case, user, "resume", f"特别程序结束：{s.get_kind_display()}（{days} 个工作日不计时）",
            before=case.status, opinion=result, detail={"days": days})
     _audit(case, "resume", user, before, {"days": days})
+    _publish(case, "resumed", {"procedure": {"days": days}})
     return case
 
 
@@ -763,6 +784,8 @@ def decide_extension(user, extension: Extension, *, approve: bool, opinion: str 
     _event(case, user, "extension.decide", "批准延期" if approve else "不批准延期", before=case.status,
            opinion=opinion, detail={"days": ext.days, "approved": approve})
     _audit(case, "extension.decide", user, before, {"approved": approve, "days": ext.days})
+    if approve:
+        _publish(case, "extended", {"extension": {"days": ext.days}})
     return ext
 
 
@@ -800,6 +823,7 @@ def sweep_time_limits(today: dt.date | None = None) -> dict[str, int]:
                 label = "红牌：已超过办结期限" if level == "red" else f"黄牌：距办结期限不足 {yellow_days()} 个工作日"
                 _event(case, None, f"warning.{level}", label, before=case.status)
                 _audit(case, f"warning.{level}", None, before)
+                _publish(case, "warning")
                 _warn_staff(case, label)
                 changed[level] += 1
     step_red = CaseStep.objects.filter(state=CaseStep.State.OPEN, due_date__lt=today,

@@ -57,7 +57,6 @@ INSTALLED_APPS = [
     "yiwang.applications",
     "yiwang.cases",
     "yiwang.exchange",
-    "yiwang.exchange",
 ]
 
 MIDDLEWARE = [
@@ -181,8 +180,6 @@ YIWANG_CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("YIWANG_CELERY_VISIBILITY_
 YIWANG_CELERY_RESTORE_SECONDS = int(os.environ.get("YIWANG_CELERY_RESTORE_SECONDS", "60"))  # sweep for them
 YIWANG_CELERY_BEAT_SECONDS = float(os.environ.get("YIWANG_CELERY_BEAT_SECONDS", "30"))
 # ---- end of background jobs ----
-# Webhooks may target http://localhost or 127.0.0.1 (development); otherwise https only.
-YIWANG_WEBHOOKS_ALLOW_HTTP_LOOPBACK = env_bool("YIWANG_WEBHOOKS_ALLOW_HTTP_LOOPBACK", not PRODUCTION and DEBUG)
 # Webhooks may target http://localhost or 127.0.0.1 (development); otherwise https only.
 YIWANG_WEBHOOKS_ALLOW_HTTP_LOOPBACK = env_bool("YIWANG_WEBHOOKS_ALLOW_HTTP_LOOPBACK", not PRODUCTION and DEBUG)
 

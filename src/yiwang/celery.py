@@ -72,6 +72,9 @@ def run_job(self, name: str, kwargs: dict[str, Any], dedupe_key: str = "") -> No
     except Exception as exc:
         if attempt < max_attempts:
             wait = definition.delay_before_attempt(attempt + 1) if definition else 60.0
+            # The retry waits in a worker unacknowledged; past the visibility timeout Redis
+            # would hand it to a second worker as well.
+            wait = min(wait, settings.YIWANG_CELERY_VISIBILITY_TIMEOUT * 0.9)
             raise self.retry(exc=exc, countdown=wait, max_retries=max_attempts - 1) from exc
         celery_backend.record_failure(name, kwargs, attempt, max_attempts,
                                       traceback.format_exc(), worker=self.request.hostname or "")

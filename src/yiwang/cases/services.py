@@ -508,7 +508,8 @@ def act(user, case: Case, *, step_id: int, outcome: str, opinion: str = "", lock
     case.lock_version += 1
     case.save()
     staff_role = step.role
-    label = f"{step.name}：{OUTCOME_LABELS.get(outcome, outcome)}"
+    said = OUTCOME_LABELS.get(outcome, outcome)
+    label = step.name if said == step.name else f"{step.name}：{said}"
     _event(case, user, f"step.{step.key}", label, before=before_status, opinion=opinion, role=staff_role,
            detail={"step": step.key, "outcome": outcome, **extra})
     _audit(case, f"step.{step.key}.{outcome}", user, before, {"step": step.key, "outcome": outcome})
@@ -855,11 +856,19 @@ def days_left(case: Case, today: dt.date | None = None) -> int | None:
     return calendar.working_days_between(today, case.due_date)
 
 
-def form_values(case: Case) -> dict:
+def form_data(case: Case) -> dict:
     try:
         return json.loads(case.form_data or "{}")
     except ValueError:
         return {}
+
+
+def form_values(case: Case, *, full: bool = False) -> list[dict]:
+    """The case's answers with the form's titles, personal values masked unless ``full``."""
+    from yiwang.applications.selectors import answers, form_definition
+
+    definition = form_definition(case.item_version, "legal" if case.enterprise_id else "person")
+    return answers(definition, form_data(case), full=full)
 
 
 def public_progress(number: str, query_code: str) -> Case:

@@ -67,11 +67,14 @@ def _files(request, version) -> dict[int, object]:
     return files
 
 
-def _summary(exc: DomainError, labels: dict[str, str]) -> list[dict]:
-    out = []
+def _summary(exc: DomainError, definition: dict, labels: dict[str, str]) -> list[dict]:
+    """One summary for the form (in the form's order, with field titles) and the materials."""
+    form_errors = {k[5:]: v for k, v in exc.fields.items() if k.startswith("form.")}
+    out = formschema.summarise_errors(definition, form_errors)
     for key, messages in exc.fields.items():
-        for text in messages:
-            out.append({"label": labels.get(key, ""), "text": text, "href": f"#f-{key.replace('form.', '')}"})
+        if not key.startswith("form."):
+            out += [{"label": labels.get(key, ""), "text": t, "href": f"#f-{key}" if key in labels else ""}
+                    for t in messages]
     return out
 
 
@@ -115,7 +118,7 @@ def apply(request, code: str):
     return render(request, "cases/apply.html", {
         "item": item, "version": version, "materials": materials,
         "form_html": formschema.render(definition, data, errors),
-        "error": error, "summary": _summary(error, labels) if error else [], "errors": errors,
+        "error": error, "summary": _summary(error, definition, labels) if error else [], "errors": errors,
         "idempotency_key": request.POST.get("idempotency_key") or secrets.token_urlsafe(16),
         "deliveries": Case.Delivery.choices, "delivery": request.POST.get("delivery", "window"),
         "draft_saved": draft.updated_at if draft else None,

@@ -181,6 +181,13 @@ class Case(models.Model):
         return self.paused_since is not None
 
 
+OUTCOME_LABELS = {
+    "accept": "受理", "reject": "不予受理", "correct": "一次性告知补正", "resubmit": "补正后重新提交",
+    "pass": "审查通过", "approve": "准予", "refuse": "不予", "produced": "制证完成", "delivered": "已送达",
+    "done": "完成", "back": "退回",
+}
+
+
 class CaseStep(models.Model):
     """办理环节: one user task of the case's process, with who handled it and how."""
 
@@ -217,6 +224,10 @@ class CaseStep(models.Model):
             models.Index(fields=["state", "due_date"], name="step_state_due"),
         ]
         constraints = [models.UniqueConstraint(fields=["case", "task_id"], name="unique_case_task")]
+
+    @property
+    def outcome_label(self) -> str:
+        return OUTCOME_LABELS.get(self.outcome, self.outcome)
 
 
 class CaseEvent(models.Model):

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from yiwang.cases import numbering, workflow
 from yiwang.cases.models import (
+    OUTCOME_LABELS,
     Case, CaseDocument, CaseEvent, CaseMaterial, CaseStep, Correction, Extension, ItemProcess, Message,
     ProcessDefinition, Suspension,
 )
@@ -39,11 +40,6 @@ STATUS_OF_TASK = {
     "decide": Case.Status.DECIDING,
     "produce": Case.Status.PRODUCING,
     "deliver": Case.Status.DELIVERING,
-}
-OUTCOME_LABELS = {
-    "accept": "受理", "reject": "不予受理", "correct": "一次性告知补正", "resubmit": "补正后重新提交",
-    "pass": "审查通过", "approve": "准予", "refuse": "不予", "produced": "制证完成", "delivered": "已送达",
-    "done": "完成", "back": "退回",
 }
 WINDOW_KINDS = ("centre", "town_centre", "village_station")
 MAX_OPINION = 1000

@@ -134,7 +134,13 @@ class FacetsSerializer(serializers.Serializer):
 
 
 class ItemPageSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
+    count = serializers.IntegerField(
+        help_text="匹配事项数；count_exact 为 false 时为下限（更多事项匹配，只可翻到此处）/ matching items; "
+                  "a lower bound when count_exact is false (more match; pages end here)")
+    count_exact = serializers.BooleanField(
+        help_text=f"false：关键词匹配超过{search.COUNT_CAP}项，count 只计到此数，分面只统计其中前{search.COUNT_CAP}项 / "
+                  f"false: more than {search.COUNT_CAP} items match the keywords; count stops there and facets "
+                  f"count the first {search.COUNT_CAP} of them")
     page = serializers.IntegerField()
     pages = serializers.IntegerField()
     next = serializers.URLField(allow_null=True)
@@ -511,8 +517,11 @@ class ItemViewSet(viewsets.GenericViewSet):
     @extend_schema(
         summary="查询事项 / search published items", parameters=[ItemQuery],
         responses={200: ItemPageSerializer, 400: BAD_REQUEST},
-        description="已发布、在用的事项，按相关度和热度排序。任何无效的筛选值返回400。/ Published, active items, "
-                    "best match first. Any invalid filter value is a 400.")
+        description=f"已发布、在用的事项，按相关度和热度排序。关键词匹配超过{search.COUNT_CAP}项时 count 为"
+                    f"{search.COUNT_CAP}、count_exact 为 false，只可翻到第{search.COUNT_CAP}项。任何无效的筛选值返回400。"
+                    f"/ Published, active items, best match first. When more than {search.COUNT_CAP:,} items match "
+                    f"the keywords, count is {search.COUNT_CAP:,} with count_exact false, and pages end at the "
+                    f"{search.COUNT_CAP:,}th item. Any invalid filter value is a 400.")
     def list(self, request):
         query = validated(lambda: ItemQuery(data=request.query_params))
         filters = query.filters()
@@ -521,6 +530,8 @@ class ItemViewSet(viewsets.GenericViewSet):
                                     only=ROW_COLUMNS)
         page = self.paginate_queryset(rows)
         response = self.get_paginated_response(ItemRowSerializer(page, many=True, context={"request": request}).data)
+        response.data = {"count": response.data["count"], "count_exact": rows.count_exact,
+                         **{k: v for k, v in response.data.items() if k != "count"}}
         if query.validated_data.get("facets"):
             response.data["facets"] = _public_facets(search.cached_facets(q, filters))
         return response

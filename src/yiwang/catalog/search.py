@@ -4,10 +4,15 @@ Text is indexed in order as tokens: each pair of adjacent Chinese characters (a 
 stands for itself) and each Latin word or number, plus the set of single characters. A query
 term becomes a *phrase* of its tokens, which matches only where the characters really stand
 together — an FTS5 phrase query on SQLite, a tsvector phrase query (``<->``) over a GIN index
-on PostgreSQL — and a one-character term looks up the character set. No row of the catalog is
-read to decide whether it matches; only the narrow search rows of the matches are read to rank.
-Ranking: exact name, then name prefix, then name, then aliases, then anything else.
-Everyday words are widened through ``Synonym`` (开饭店 → 食品经营许可).
+on PostgreSQL — and a one-character term looks up the character set. Everyday words are widened
+through ``Synonym`` (开饭店 → 食品经营许可).
+
+Order: exact name, then name prefix, then name, then aliases, then anything else; within each,
+popularity. A page never reads every match (see :class:`SearchResults`): matches are counted
+exactly up to :data:`COUNT_CAP` and beyond that reported as a lower bound; the name tiers come
+from a small name-and-alias index, and the rest of a page is taken in popularity order with an
+early stop — from all matches when they are few, by walking the popularity index and testing
+membership when they are many.
 
 Result pages, counts and facets are cached under the catalog's revision number, which every
 publish or retirement advances, so a cached answer is never older than the catalog.
@@ -100,20 +105,25 @@ def _fts_phrase(term: str) -> str | None:
     return 'seq : "' + " ".join(t.replace('"', '""') for t in tokens) + '"'
 
 
-def _ts_phrase(term: str) -> str | None:
-    """A tsquery expression for one term (PostgreSQL)."""
+def _ts_phrase(term: str, joiner: str = " <-> ") -> str | None:
+    """A tsquery expression for one term (PostgreSQL); with ``joiner`` " & " the token set only."""
     tokens = [term] if _is_single_char(term) else token_sequence(term)
     if not tokens:
         return None
-    return "(" + " <-> ".join("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in tokens) + ")"
+    return "(" + joiner.join("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in tokens) + ")"
 
 
-def _match_expression(terms: list[str]) -> tuple[str, list] | None:
-    """SQL selecting the ids of items matching every term (each term or one of its synonyms)."""
-    phrase = _fts_phrase if connection.vendor == "sqlite" else _ts_phrase
+def _match_expression(terms: list[str], *, token_sets: bool = False) -> tuple[str, list] | None:
+    """SQL selecting the ids of items matching every term (each term or one of its synonyms).
+
+    ``token_sets`` (PostgreSQL): items holding every token of a term anywhere, a superset of the
+    phrase matches that the GIN index answers without reading a single vector."""
     clauses = []
     for term in terms:
-        alternatives = [p for p in (phrase(v) for v in expand(term)) if p]
+        if connection.vendor == "sqlite":
+            alternatives = [p for p in (_fts_phrase(v) for v in expand(term)) if p]
+        else:
+            alternatives = [p for p in (_ts_phrase(v, " & " if token_sets else " <-> ") for v in expand(term)) if p]
         if alternatives:
             clauses.append("(" + (" OR " if connection.vendor == "sqlite" else " | ").join(alternatives) + ")")
     if not clauses:
@@ -166,7 +176,10 @@ def apply_filters(qs: QuerySet, f: Filters) -> QuerySet:
 
 
 def search(q: str = "", filters: Filters | None = None) -> QuerySet:
-    """Published items matching ``q`` and the filters, best first."""
+    """Published items matching ``q`` and the filters, best first, as one queryset.
+
+    This ranks every match in SQL: the reference order, and what facets count over. Pages are
+    served by :class:`SearchResults`, which gives the same order without reading every match."""
     qs = SearchEntry.objects.all()
     terms = split_terms(q)
     match = _match_expression(terms) if terms else None
@@ -180,16 +193,333 @@ def search(q: str = "", filters: Filters | None = None) -> QuerySet:
     return qs
 
 
+# ----------------------------------------------------------------------------- bounded pages
+COUNT_CAP = 1000  # counts are exact up to here; beyond, "1,000+"
+NAME_CAP = 500  # name/alias matches ranked in full up to here; beyond, walked in popularity order
+PROBE_DENSITY = 0.2  # at least this share of the walked rows match: test membership row by row
+_BATCH = 200
+
+
+def _vendor() -> str:
+    return "sqlite" if connection.vendor == "sqlite" else "postgresql"
+
+
+def _exact_names(terms: list[str]) -> set[str]:
+    return {"".join(terms), *(expand(terms[0]) if len(terms) == 1 else [])}
+
+
+def _variants(terms: list[str]) -> list[str]:
+    return list(dict.fromkeys(v for t in terms for v in expand(t)))
+
+
+def rank_of(name: str, aliases: str, exact: set[str], variants: list[str]) -> int:
+    """The rank :func:`_rank` gives in SQL, computed from a row's name and aliases."""
+    if name in exact:
+        return 1000
+    if any(name.startswith(v) for v in variants):
+        return 600
+    if any(v in name for v in variants):
+        return 400
+    if any(v in aliases for v in variants):
+        return 300
+    return 100
+
+
+def _names_expression(variants: list[str], column: str) -> tuple[str, list] | None:
+    """SQL selecting the ids whose ``column`` ("name" or "alias") holds one of the variants, from
+    the name index."""
+    if _vendor() == "sqlite":
+        alternatives = []
+        for v in variants:
+            phrase = _fts_phrase(v)
+            if phrase:
+                kind, _, text = phrase.partition(" : ")
+                alternatives.append(f"{column}_{kind} : {text}")
+        if not alternatives:
+            return None
+        return ("SELECT rowid FROM catalog_search_names WHERE catalog_search_names MATCH %s",
+                [" OR ".join(alternatives)])
+    alternatives = [p for p in (_ts_phrase(v) for v in variants) if p]
+    if not alternatives:
+        return None
+    return (f"SELECT item_id FROM catalog_search_names WHERE {column}_tsv @@ %s::tsquery", [" | ".join(alternatives)])
+
+
+def _filter_sql(f: Filters, *, count: bool = False) -> tuple[list[str], list]:
+    """WHERE conditions on ``e`` (catalog_searchentry) for the filters; ``count``: for a count
+    without search terms, where the theme's own rows should drive."""
+    where: list[str] = []
+    params: list = []
+    if f.region:
+        from yiwang.core.validators import division_prefix
+
+        prefix = division_prefix(f.region)
+        where.append("e.region_code >= %s AND e.region_code < %s")
+        params += [prefix, prefix + ":"]  # ':' follows the digits
+    if f.organization:
+        where.append("e.organization_id = %s")
+        params.append(f.organization)
+    if f.item_type:
+        where.append("e.item_type = %s")
+        params.append(f.item_type)
+    if f.theme:
+        through = SearchEntry.themes.through._meta.db_table
+        theme = "(SELECT th.id FROM catalog_theme th WHERE th.code = %s)"
+        if count:  # the theme's rows drive the count
+            where.append(f"e.item_id IN (SELECT et.searchentry_id FROM {through} et WHERE et.theme_id = {theme})")
+        else:  # tested row by row on the (entry, theme) key while another index drives
+            where.append(f"EXISTS (SELECT 1 FROM {through} et WHERE et.searchentry_id = e.item_id "
+                         f"AND et.theme_id = {theme})")
+        params.append(f.theme)
+    if f.object == "person":
+        where.append("e.for_person")
+    elif f.object == "legal":
+        where.append("e.for_legal")
+    if f.depth:
+        where.append("e.online_level = %s")
+        params.append(f.depth)
+    return where, params
+
+
+def _fetch(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
+_ORDER = "e.popularity DESC, e.name, e.item_id"
+_ROW = "e.item_id, e.name, e.aliases, e.popularity"
+
+
+class _Plan:
+    """How one query and its filters are answered without touching every match."""
+
+    def __init__(self, q: str, filters: Filters):
+        self.terms = split_terms(q)
+        self.filters = filters
+        self.where, self.params = _filter_sql(filters)
+        self.count_where, _ = _filter_sql(filters, count=True)
+        self.match = _match_expression(self.terms) if self.terms else None
+        self.names = None
+        if self.match is not None:
+            self.exact = _exact_names(self.terms)
+            self.variants = _variants(self.terms)
+            self.names = _names_expression(self.variants, "name")
+            self.aliases = _names_expression(self.variants, "alias")
+        self._sparse: list[int] | None = None  # all matches in order, when there are few
+        self._matches: list[int] | None = None
+
+    # -- primitives ------------------------------------------------------------------
+    def _where(self, *extra: str, count: bool = False) -> str:
+        """WHERE with ``extra`` conditions first, then the filters (pass parameters in that order)."""
+        parts = [*extra, *(self.count_where if count else self.where)]
+        return (" WHERE " + " AND ".join(parts)) if parts else ""
+
+    def _driven(self, source: tuple[str, list], cap: int, columns: str = "e.item_id") -> list[tuple]:
+        """Rows of up to ``cap`` entries in ``source`` (an id-selecting index query) that pass the
+        filters, read in the index's own order so that the scan stops at the cap."""
+        sql, params = source
+        if _vendor() == "sqlite":
+            # CROSS JOIN keeps the text index as the outer loop: it stops after `cap` rows.
+            query = (f"SELECT {columns} FROM ({sql}) m CROSS JOIN catalog_searchentry e ON e.item_id = m.rowid"
+                     f"{self._where()} LIMIT {int(cap)}")
+        else:
+            # The index scan is its own plan (a materialised CTE is read lazily); each of its rows
+            # looks up its search row (OFFSET 0 keeps the lateral subquery a per-row look-up).
+            query = (f"WITH m AS MATERIALIZED ({sql}) SELECT {columns} FROM m CROSS JOIN LATERAL ("
+                     f"SELECT {_ROW} FROM catalog_searchentry e WHERE e.item_id = m.item_id"
+                     f"{' AND ' + ' AND '.join(self.where) if self.where else ''} OFFSET 0) e LIMIT {int(cap)}")
+        return _fetch(query, [*params, *self.params])
+
+    def _probe(self, ids: list[int]) -> set[int]:
+        """Which of ``ids`` match the whole query (one index look-up per id)."""
+        if not ids:
+            return set()
+        sql, params = self.match
+        if _vendor() == "sqlite":
+            marks = ", ".join(["%s"] * len(ids))
+            return {r[0] for r in _fetch(f"{sql} AND rowid IN ({marks})", [*params, *ids])}
+        return {r[0] for r in _fetch(f"{sql} AND item_id = ANY(%s)", [*params, list(ids)])}
+
+    def _walk(self, member: tuple[str, list] | None, skip: set[int], need: int, probe: bool,
+              accept=None) -> tuple[list[int], bool]:
+        """Up to ``need`` ids in popularity order that pass the filters and are in ``member`` (tested
+        in SQL), or pass :meth:`_probe` (``probe``), and ``accept(row)``; ids in ``skip`` are passed
+        over. Returns the ids and whether the order was exhausted."""
+        extra, params = [], []
+        if member is not None:
+            extra.append(f"e.item_id IN ({member[0]})" if _vendor() == "postgresql"
+                         else f"+e.item_id IN ({member[0]})")  # '+': test membership, walk the popularity index
+            params = list(member[1])
+        sql = (f"SELECT {_ROW} FROM catalog_searchentry e{self._where(*extra)} "
+               f"ORDER BY {_ORDER} LIMIT %s OFFSET %s")
+        found: list[int] = []
+        offset, batch = 0, max(_BATCH, 2 * need + len(skip))
+        while len(found) < need:
+            rows = _fetch(sql, [*params, *self.params, batch, offset])  # member first, then filters
+            candidates = [r for r in rows if r[0] not in skip and (accept is None or accept(r))]
+            if probe:
+                hits = self._probe([r[0] for r in candidates])
+                candidates = [r for r in candidates if r[0] in hits]
+            found += [r[0] for r in candidates[:need - len(found)]]
+            if len(rows) < batch:
+                return found, True
+            offset += batch
+            batch *= 2
+        return found, False
+
+    # -- answers ---------------------------------------------------------------------
+    def count(self) -> tuple[int, bool]:
+        """(count, exact): exact up to :data:`COUNT_CAP`, a lower bound beyond."""
+        if self.match is None:
+            if self.terms:
+                return 0, True
+            return _fetch(f"SELECT count(*) FROM catalog_searchentry e{self._where(count=True)}",
+                          self.params)[0][0], True
+        matches = self.capped_matches()
+        return min(len(matches), COUNT_CAP), len(matches) <= COUNT_CAP
+
+    def capped_matches(self) -> list[int]:
+        """Ids of up to COUNT_CAP + 1 matches, in the text index's order."""
+        if self._matches is None:
+            if self.where:  # the search rows decide the filters
+                self._match_rows = self._driven(self.match, COUNT_CAP + 1, _ROW)
+                self._matches = [r[0] for r in self._match_rows]
+            else:  # the text index alone (PostgreSQL: planned as a whole, so the GIN index serves it)
+                sql, params = self.match
+                if _vendor() == "postgresql":
+                    sql = f"WITH m AS MATERIALIZED ({sql}) SELECT item_id FROM m"
+                self._matches = [r[0] for r in _fetch(f"{sql} LIMIT {COUNT_CAP + 1}", params)]
+        return self._matches
+
+    def _rows(self, ids: list[int]) -> list[tuple]:
+        out: list[tuple] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            out += _fetch(f"SELECT {_ROW} FROM catalog_searchentry e WHERE e.item_id IN "
+                          f"({', '.join(['%s'] * len(chunk))})", chunk)
+        return out
+
+    def ids(self, start: int, stop: int) -> list[int]:
+        """The ids at positions [start, stop) of the order."""
+        if stop <= start:
+            return []
+        if self.match is None:
+            if self.terms:
+                return []
+            rows = _fetch(f"SELECT e.item_id FROM catalog_searchentry e{self._where()} ORDER BY {_ORDER} "
+                          "LIMIT %s OFFSET %s", [*self.params, stop - start, start])
+            return [r[0] for r in rows]
+        matches = self.capped_matches()
+        if len(matches) <= COUNT_CAP:
+            return self.sparse_order()[start:stop]
+        return self.dense_order(stop)[start:stop]
+
+    def sparse_order(self) -> list[int]:
+        """All matches (there are at most COUNT_CAP), ranked in full."""
+        if self._sparse is None:
+            matches = self.capped_matches()
+            rows = self._match_rows if self.where else self._rows(matches)
+            self._sparse = [r[0] for r in sorted(rows, key=self._key)]
+        return self._sparse
+
+    def _key(self, row: tuple) -> tuple:
+        return (-rank_of(row[1], row[2], self.exact, self.variants), -row[3], row[1], row[0])
+
+    def dense_order(self, stop: int) -> list[int]:
+        """The first ``stop`` ids of the order when matches are many: the name tiers (exact,
+        prefix, name), the alias tier, then everything else in popularity order."""
+        order = self._tier(self.names, (1000, 600, 400), set(), stop)
+        if len(order) < stop:
+            order += self._tier(self.aliases, (300,), set(order), stop - len(order))
+        if len(order) < stop:
+            order += self._rest(set(order), stop - len(order))
+        return order
+
+    def _tier(self, member: tuple[str, list] | None, ranks: tuple[int, ...], skip: set[int],
+              need: int) -> list[int]:
+        """Up to ``need`` matches of the given ranks found through ``member`` (a name-index query),
+        best first: ranked in full when they are few, else exact names and prefixes from the
+        name column's b-tree, then a popularity walk."""
+        if member is None:
+            return []
+        single = len(self.terms) == 1  # a name holding a variant of the only term matches it
+
+        def rank(r) -> int:
+            return rank_of(r[1], r[2], self.exact, self.variants)
+
+        if self.where:
+            rows = self._driven(member, NAME_CAP + 1, _ROW)
+        else:  # count from the name index alone; read rows only when they are few
+            sql, params = member
+            if _vendor() == "postgresql":
+                sql = f"WITH m AS MATERIALIZED ({sql}) SELECT item_id FROM m"
+            ids = [r[0] for r in _fetch(f"{sql} LIMIT {NAME_CAP + 1}", params)]
+            rows = self._rows(ids) if len(ids) <= NAME_CAP else ids
+        if len(rows) <= NAME_CAP:
+            rows = [r for r in rows if r[0] not in skip and rank(r) in ranks]
+            if not single:
+                hits = self._probe([r[0] for r in rows])
+                rows = [r for r in rows if r[0] in hits]
+            return [r[0] for r in sorted(rows, key=self._key)[:need]]
+        top: list[tuple] = []
+        if 1000 in ranks or 600 in ranks:
+            bounds = [("e.name = %s", [e]) for e in sorted(self.exact)]
+            bounds += [("e.name >= %s AND e.name < %s", [v, v + "\U0010ffff"]) for v in self.variants]
+            seen = set(skip)
+            for condition, params in bounds:
+                sql = f"SELECT {_ROW} FROM catalog_searchentry e{self._where(condition)} ORDER BY {_ORDER} LIMIT %s"
+                for r in _fetch(sql, [*params, *self.params, need]):
+                    if r[0] not in seen and rank(r) in ranks and rank(r) >= 600:
+                        seen.add(r[0])
+                        top.append(r)
+            if not single:
+                hits = self._probe([r[0] for r in top])
+                top = [r for r in top if r[0] in hits]
+            top = sorted(top, key=self._key)
+        ids = [r[0] for r in top[:need]]
+        walk_rank = min(ranks)
+        if len(ids) < need:
+            more, _ = self._walk(member, skip | set(ids), need - len(ids), probe=not single,
+                                 accept=lambda r: rank(r) == walk_rank)
+            ids += more
+        return ids
+
+    def _rest(self, skip: set[int], need: int) -> list[int]:
+        """Matches of rank 100 in popularity order: membership in SQL when they are a minority of
+        the walked rows, row-by-row index tests when they are dense."""
+        if self._density() >= PROBE_DENSITY:
+            return self._walk(None, skip, need, probe=True)[0]
+        if _vendor() == "postgresql":  # phrases are confirmed only for the rows the walk keeps
+            return self._walk(_match_expression(self.terms, token_sets=True), skip, need, probe=True)[0]
+        return self._walk(self.match, skip, need, probe=False)[0]
+
+    def _density(self) -> float:
+        """Share of the filtered entries that match, estimated from how far in id order the index
+        had to go to find COUNT_CAP + 1 matches (the text indexes hand out matches in id order)."""
+        matches = self.capped_matches()
+        if len(matches) <= COUNT_CAP:
+            return 0.0
+        scanned = _fetch(f"SELECT count(*) FROM catalog_searchentry e{self._where('e.item_id <= %s')}",
+                         [max(matches), *self.params])[0][0]
+        return len(matches) / max(scanned, 1)
+
+
 def facets(q: str = "", filters: Filters | None = None) -> dict[str, list[dict]]:
-    """Counts per facet value over the matching set (ignoring that facet's own filter)."""
+    """Counts per facet value over the matching set (ignoring that facet's own filter). With search
+    terms, over the first COUNT_CAP matches in index order: exact when no more match."""
     from yiwang.catalog.models import Theme
     from yiwang.core.models import Organization, Region
 
     base = filters or Filters()
+    terms = split_terms(q)
 
     def matching(**reset) -> QuerySet:
         f = dataclasses.replace(base, **reset)
-        return search(q, f).order_by()
+        if not terms:
+            return search(q, f).order_by()
+        # Over at most COUNT_CAP + 1 matches (all of them when there are no more): bounded work.
+        return SearchEntry.objects.filter(item_id__in=_Plan(q, f).capped_matches()[:COUNT_CAP])
 
     out: dict[str, list[dict]] = {}
     rows = matching(item_type="").values("item_type").annotate(n=Count("item_id"))
@@ -264,6 +594,23 @@ def remove_item(item) -> None:
     bump_revision()
 
 
+# A document vector is always stored out of line (TOAST), so the rows the GIN index points at stay
+# about 50 bytes and a bitmap scan of thousands of matches reads a few pages; only a phrase
+# recheck reads a vector. Vectors shorter than the out-of-line threshold get one filler lexeme
+# ('~~~…', which no query token can equal) to pass it.
+TSV_PADDED_BYTES = 2100
+
+
+def padded_tsvector_sql(value: str) -> str:
+    """SQL for the stored form of the tsvector expression ``value`` (see TSV_PADDED_BYTES)."""
+    n = TSV_PADDED_BYTES
+    return (f"(SELECT CASE WHEN pg_column_size(v) < {n} THEN v || repeat('~', {n} - pg_column_size(v))::tsvector "
+            f"ELSE v END FROM (SELECT {value} AS v) x)")
+
+
+TSV_VALUE = padded_tsvector_sql("%s::tsvector")
+
+
 def _tsvector_literal(seq: str, chars: str) -> str:
     """A tsvector in its input syntax: sequence tokens with positions, characters without."""
     positions: dict[str, list[int]] = {}
@@ -274,16 +621,81 @@ def _tsvector_literal(seq: str, chars: str) -> str:
     return " ".join(lexemes)
 
 
-def _delete_index(ids: list[int]) -> None:
-    table = "catalog_search_fts WHERE rowid" if connection.vendor == "sqlite" else "catalog_search_tsv WHERE item_id"
+def _delete_index(ids: list[int], *, names: bool = True) -> None:
+    if connection.vendor == "sqlite":
+        tables = ["catalog_search_fts WHERE rowid", "catalog_search_names WHERE rowid"]
+    else:
+        tables = ["catalog_search_tsv WHERE item_id", "catalog_search_names WHERE item_id"]
+    if not (names and _has_name_index()):
+        tables = tables[:1]
     with connection.cursor() as cur:
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            cur.execute(f"DELETE FROM {table} IN ({', '.join(['%s'] * len(chunk))})", chunk)
+        for table in tables:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                cur.execute(f"DELETE FROM {table} IN ({', '.join(['%s'] * len(chunk))})", chunk)
+
+
+_name_index_seen: set[str] = set()
+
+
+def _has_name_index() -> bool:
+    """Whether the name-and-alias index exists (it does once the migrations that make it ran)."""
+    key = str(connection.settings_dict["NAME"])
+    if key in _name_index_seen:
+        return True
+    with connection.cursor() as cur:
+        if connection.vendor == "sqlite":
+            cur.execute("SELECT 1 FROM sqlite_master WHERE name = 'catalog_search_names'")
+            found = cur.fetchone() is not None
+        else:
+            cur.execute("SELECT to_regclass('catalog_search_names') IS NOT NULL")
+            found = cur.fetchone()[0]
+    if found:
+        _name_index_seen.add(key)
+    return found
+
+
+def name_index_texts(name: str, aliases: str) -> tuple[str, str, str, str]:
+    """What the name index stores: token sequence and characters of the name, then of the aliases."""
+    return (*index_texts(name), *index_texts(aliases.replace("|", " ")))
+
+
+def write_name_index(ids: list[int]) -> None:
+    """Index the names and aliases of these search rows (read from the rows)."""
+    with connection.cursor() as cur:
+        for start in range(0, len(ids), 300):
+            chunk = ids[start:start + 300]
+            cur.execute("SELECT item_id, name, aliases FROM catalog_searchentry WHERE item_id IN "
+                        f"({', '.join(['%s'] * len(chunk))})", chunk)
+            rows = [(r[0], *name_index_texts(r[1], r[2])) for r in cur.fetchall()]
+            if not rows:
+                continue
+            if connection.vendor == "sqlite":
+                cur.execute("INSERT INTO catalog_search_names(rowid, name_seq, name_chars, alias_seq, alias_chars) "
+                            "VALUES " + ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows)), [v for r in rows for v in r])
+            else:
+                cur.execute("INSERT INTO catalog_search_names(item_id, name_tsv, alias_tsv) VALUES "
+                            + ", ".join(["(%s, %s::tsvector, %s::tsvector)"] * len(rows)),
+                            [v for r in rows for v in (r[0], _tsvector_literal(r[1], r[2]),
+                                                       _tsvector_literal(r[3], r[4]))])
+
+
+def optimize_index() -> None:
+    """Merge the text indexes after a bulk load (SQLite: FTS5 segments; PostgreSQL: statistics)."""
+    with connection.cursor() as cur:
+        if connection.vendor == "sqlite":
+            cur.execute("INSERT INTO catalog_search_fts(catalog_search_fts) VALUES ('optimize')")
+            if _has_name_index():
+                cur.execute("INSERT INTO catalog_search_names(catalog_search_names) VALUES ('optimize')")
+        else:
+            cur.execute("ANALYZE catalog_search_tsv")
+            if _has_name_index():
+                cur.execute("ANALYZE catalog_search_names")
 
 
 def write_index(rows: list[tuple[int, str, str]]) -> None:
-    """Store (item id, token sequence, character set) rows, replacing earlier ones."""
+    """Store (item id, token sequence, character set) rows, replacing earlier ones; the name index
+    follows from the search rows of the same items (write those first)."""
     if not rows:
         return
     _delete_index([r[0] for r in rows])
@@ -295,8 +707,10 @@ def write_index(rows: list[tuple[int, str, str]]) -> None:
                             + ", ".join(["(%s, %s, %s)"] * len(chunk)), [v for r in chunk for v in r])
             else:
                 cur.execute("INSERT INTO catalog_search_tsv(item_id, tsv) VALUES "
-                            + ", ".join(["(%s, %s::tsvector)"] * len(chunk)),
+                            + ", ".join([f"(%s, {TSV_VALUE})"] * len(chunk)),
                             [v for r in chunk for v in (r[0], _tsvector_literal(r[1], r[2]))])
+    if _has_name_index():
+        write_name_index([r[0] for r in rows])
 
 
 def stored_index(item_id: int) -> str:
@@ -306,6 +720,21 @@ def stored_index(item_id: int) -> str:
             cur.execute("SELECT seq || ' / ' || chars FROM catalog_search_fts WHERE rowid = %s", [item_id])
         else:
             cur.execute("SELECT tsv::text FROM catalog_search_tsv WHERE item_id = %s", [item_id])
+        row = cur.fetchone()
+    if row and connection.vendor != "sqlite":
+        return " ".join(p for p in row[0].split(" ") if not p.startswith("'~"))  # without the filler
+    return row[0] if row else ""
+
+
+def stored_names(item_id: int) -> str:
+    """What the name index holds for one item, as text (for checks and diagnosis)."""
+    with connection.cursor() as cur:
+        if connection.vendor == "sqlite":
+            cur.execute("SELECT name_seq || ' ' || name_chars || ' / ' || alias_seq || ' ' || alias_chars "
+                        "FROM catalog_search_names WHERE rowid = %s", [item_id])
+        else:
+            cur.execute("SELECT name_tsv::text || ' / ' || alias_tsv::text FROM catalog_search_names "
+                        "WHERE item_id = %s", [item_id])
         row = cur.fetchone()
     return row[0] if row else ""
 
@@ -348,6 +777,10 @@ class SearchResults:
     """The ranked matches of one query, sliceable and countable like a queryset (so Django's and
     DRF's paginators accept it), with page ids and the count cached per catalog revision.
 
+    A page never reads every match: the count is exact up to :data:`COUNT_CAP` and otherwise
+    that cap, a lower bound (``count_exact`` is then False, and pages end at the cap); the page
+    itself comes from the name tiers and a popularity walk with an early stop (see ``_Plan``).
+
     ``related`` and ``only`` say what a page loads with its rows.
     """
 
@@ -358,7 +791,8 @@ class SearchResults:
         self.related = tuple(related)
         self.only_fields = tuple(only)
         self._revision: int | None = None
-        self._count: int | None = None
+        self._count: tuple[int, bool] | None = None
+        self._plan: _Plan | None = None
 
     @property
     def revision(self) -> int:
@@ -366,32 +800,48 @@ class SearchResults:
             self._revision = current_revision()
         return self._revision
 
+    @property
+    def plan(self) -> _Plan:
+        if self._plan is None:
+            self._plan = _Plan(self.q, self.filters)
+        return self._plan
+
     def queryset(self) -> QuerySet:
+        """Every match ranked in SQL (the reference order; slow for broad terms)."""
         return search(self.q, self.filters)
 
-    def count(self) -> int:
+    def _counted(self) -> tuple[int, bool]:
         if self._count is None:
             if not _cache_enabled():
-                self._count = self.queryset().order_by().count()
+                self._count = self.plan.count()
                 return self._count
-            key = _cache_key(self.revision, "count", self.q, self.filters)
+            key = _cache_key(self.revision, "count2", self.q, self.filters)
             value = cache.get(key)
             if value is None:
-                value = self.queryset().order_by().count()
+                value = self.plan.count()
                 cache.set(key, value, _ttl())
-            self._count = value
+            self._count = tuple(value)
         return self._count
+
+    def count(self) -> int:
+        """How many items match, exact up to COUNT_CAP (see ``count_exact``)."""
+        return self._counted()[0]
+
+    @property
+    def count_exact(self) -> bool:
+        """False when more items match than ``count()`` says (it is then COUNT_CAP)."""
+        return self._counted()[1]
 
     def __len__(self) -> int:
         return self.count()
 
     def ids(self, start: int, stop: int) -> list[int]:
         if not _cache_enabled():
-            return list(self.queryset().values_list("item_id", flat=True)[start:stop])
+            return self.plan.ids(start, stop)
         key = _cache_key(self.revision, "ids", self.q, self.filters, f"{start}:{stop}")
         ids = cache.get(key)
         if ids is None:
-            ids = list(self.queryset().values_list("item_id", flat=True)[start:stop])
+            ids = self.plan.ids(start, stop)
             cache.set(key, ids, _ttl())
         return ids
 

@@ -255,7 +255,9 @@ def search_page(request):
     }
     return render(request, "portal/search.html", {
         "q": q, "params": params, "notices": notices, "page": page, "rows": rows,
-        "count": paginator.count, "facet_groups": _facet_groups(q, filters, params, results.revision),
+        "count": paginator.count, "count_exact": results.count_exact,
+        "count_label": f"{paginator.count:,}" + ("" if results.count_exact else "+"),
+        "facet_groups": _facet_groups(q, filters, params, results.revision),
         "active_filters": active_filters, "hot_items": hot, "page_links": page_links,
         "suggested_words": SUGGESTED_WORDS,
     })

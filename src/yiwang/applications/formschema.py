@@ -214,14 +214,17 @@ def _load(defn: Any) -> tuple[Any, dict[str, list[str]]]:
             return seen
 
         try:
-            defn = json.loads(defn, object_pairs_hook=pairs,
-                              parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+            defn = json.loads(defn, object_pairs_hook=pairs, parse_constant=_refuse_constant)
         except (ValueError, RecursionError) as exc:
             return None, {"__all__": [f"表单定义不是有效的 JSON / the definition is not valid JSON: {exc}"]}
         if duplicates:
             names = "、".join(sorted(set(duplicates)))
             return None, {"__all__": [f"表单定义中有重复的名称：{names} / duplicate names: {names}"]}
     return defn, {}
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _too_big() -> dict[str, list[str]]:

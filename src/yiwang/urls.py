@@ -3,6 +3,8 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from yiwang.applications import views_office as applications_office
+from yiwang.cases import views_office as cases_office
 from yiwang.core import views as core_views
 
 urlpatterns = [
@@ -15,6 +17,9 @@ urlpatterns = [
     path("office/oidc-clients/", include("yiwang.identity.urls_oidc_admin")),
     path("office/identity/", include("yiwang.identity.urls_office")),
     path("office/cases/", include("yiwang.cases.urls_office")),
+    path("office/items/<str:code>/versions/<int:number>/form/", applications_office.version_form,
+         name="office_version_form"),
+    path("office/items/<str:code>/process/", cases_office.item_process, name="office_item_process"),
     path("office/webhooks/", include("yiwang.exchange.urls_office")),
     path("office/", include("yiwang.catalog.urls_office")),
     path("office/", include("yiwang.core.urls_office")),

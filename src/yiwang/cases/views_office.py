@@ -16,7 +16,9 @@ from yiwang.cases import services
 from yiwang.cases.models import Case, CaseStep, Extension, Suspension
 from yiwang.cases.views_portal import progress_stages
 from yiwang.core import calendar
-from yiwang.core.errors import DomainError, NotFound
+from yiwang.catalog import services as catalog_services
+from yiwang.catalog.views_office import catalog_admin_required
+from yiwang.core.errors import DomainError, NotFound, ValidationFailed
 from yiwang.core.views_office import staff_required
 from yiwang.identity import scoping
 from yiwang.identity.models import Role
@@ -228,3 +230,46 @@ def decide_extension(request, number: str):
         raise Http404
     return _after(request, case, lambda: services.decide_extension(
         request.user, ext, approve=request.POST.get("approve") == "1", opinion=request.POST.get("opinion", "")))
+
+
+MAX_BPMN_BYTES = 512 * 1024
+ROLE_LABELS = {"clerk": "综合窗口", "reviewer": "审查人员", "approver": "审批人员", "applicant": "申请人"}
+ORG_RULE_LABELS = {"window": "受理窗口", "owner": "实施机构", "owner_parent": "实施机构的上级"}
+
+
+@catalog_admin_required
+def item_process(request, code: str):
+    """办理流程: the BPMN process new cases of an item start on; catalog administrators upload one."""
+    from yiwang.cases import workflow
+
+    try:
+        item = catalog_services.get_item_for(request.user, code)
+    except NotFound:
+        raise Http404 from None
+    error = None
+    if request.method == "POST":
+        upload = request.FILES.get("bpmn")
+        try:
+            if upload is None:
+                raise ValidationFailed("请选择流程文件", fields={"bpmn": [
+                    "请选择 BPMN 2.0 流程文件（.bpmn 或 .xml）/ choose a BPMN 2.0 file"]})
+            if upload.size > MAX_BPMN_BYTES:
+                raise ValidationFailed("文件过大", fields={"bpmn": ["流程文件不超过 512 KB / at most 512 KB"]})
+            services.set_item_process(request.user, item, upload.read())
+        except DomainError as exc:
+            error = exc
+        else:
+            return redirect(reverse("office_item_process", args=[code]) + "?saved=1")
+    definition = services.process_for(item)
+    info = workflow.validate(definition.xml.encode("utf-8"))
+    steps = [{"name": t.name, "key": t.key, "role": ROLE_LABELS.get(t.role, t.role),
+              "org": ORG_RULE_LABELS.get(t.org_rule, t.org_rule), "limit": t.limit_days,
+              "outcomes": "、".join(services.OUTCOME_LABELS.get(o, o) for o in t.outcomes)} for t in info.tasks]
+    in_flight = Case.objects.filter(item=item, status__in=Case.OPEN_STATUSES).exclude(process=definition).count()
+    summary = [{"label": k, "text": t, "href": "#f-bpmn"} for k, msgs in (error.fields.items() if error else [])
+               for t in msgs]
+    return render(request, "cases/office/process.html", {
+        "item": item, "name": item.published_version.name if item.published_version else code,
+        "crumb": "办理流程", "definition": definition, "steps": steps, "in_flight": in_flight,
+        "error": error, "summary": summary, "saved": request.GET.get("saved"),
+    }, status=error.status if error else 200)

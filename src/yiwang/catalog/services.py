@@ -353,6 +353,9 @@ def start_revision(user, item: ServiceItem) -> ItemVersion:
     for m in source.materials.all():
         Material.objects.create(version=draft, order=m.order, blank_form=m.blank_form.name, sample=m.sample.name,
                                 **{f: getattr(m, f) for f in MATERIAL_FIELDS})
+    from yiwang.applications.services import copy_form  # the application form is versioned with the item
+
+    copy_form(source, draft)
     refresh_listing(item)
     audit.record("catalog.version.revise", "ItemVersion", draft.pk, after=snapshot(draft),
                  detail={"item": item.implementation_code, "number": number, "from": source.number},

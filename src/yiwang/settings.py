@@ -157,6 +157,9 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 YIWANG_MAX_UPLOAD_BYTES = int(os.environ.get("YIWANG_MAX_UPLOAD_BYTES", 10 * 1024 * 1024))
+# Cases: yellow warning at this many working days left; the address QR codes on documents point to.
+YIWANG_CASE_YELLOW_DAYS = int(os.environ.get("YIWANG_CASE_YELLOW_DAYS", "2"))
+YIWANG_PUBLIC_URL = os.environ.get("YIWANG_PUBLIC_URL", "http://127.0.0.1:8000")
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if os.environ.get("REDIS_URL"):
@@ -228,7 +231,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",  # tag operations by resource (items, regions…), not "v1"
     "ENUM_NAME_OVERRIDES": {"MaterialKindEnum": "yiwang.catalog.codes.MaterialKind",
-                            "OrganizationKindEnum": "yiwang.core.models.Organization.Kind"},
+                            "OrganizationKindEnum": "yiwang.core.models.Organization.Kind",
+                            "CaseStatusEnum": "yiwang.cases.models.Case.Status",
+                            "StatusEnum": "yiwang.catalog.models.ItemVersion.Status",
+                            "StateEnum": "yiwang.catalog.models.ServiceItem.State"},
 }
 
 # Personal data at rest (docs/keys.md): "keyid:base64key,…", the first encrypts, all decrypt.

@@ -995,3 +995,42 @@ def test_the_example_in_the_administrators_guide_is_a_valid_form():
     assert fs.validate(defn, {})["promise"] == ["请填写我承诺所填信息真实有效 / Promise is required"]
     assert fs.validate(defn, {"licence_code": "JY1"})["licence_code"] == [
         "许可证编号为JY加14位数字 / JY followed by 14 digits"]
+
+
+@st.composite
+def mutated_definitions(draw):
+    """RICH with one value somewhere inside replaced by arbitrary JSON, or one key removed."""
+    import copy
+
+    defn = copy.deepcopy(RICH)
+    holder, key = None, None
+    node = defn
+    for _ in range(draw(st.integers(1, 6))):
+        if isinstance(node, dict) and node:
+            k = draw(st.sampled_from(sorted(node)))
+        elif isinstance(node, list) and node:
+            k = draw(st.integers(0, len(node) - 1))
+        else:
+            break
+        holder, key, node = node, k, node[k]
+    if holder is None:
+        return defn
+    if isinstance(holder, dict) and draw(st.booleans()):
+        del holder[key]
+    else:
+        holder[key] = draw(_json)
+    return defn
+
+
+@settings(max_examples=300)
+@given(mutated_definitions(), st.dictionaries(_names, _json, max_size=6))
+def test_a_damaged_definition_is_refused_or_works_on_any_input(defn, data):
+    try:
+        fs.check_definition(defn)
+    except FormDefinitionError as exc:
+        assert exc.errors and all(isinstance(m, str) for ms in exc.errors.values() for m in ms)
+        return
+    errors = fs.validate(defn, data)
+    str(fs.render(defn, data, errors))
+    fs.parse(defn, {k: str(v) for k, v in data.items()})
+    fs.prefill(defn, {"applicant": data})

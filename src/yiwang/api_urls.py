@@ -4,11 +4,13 @@ from rest_framework.routers import DefaultRouter
 
 from yiwang.catalog import api as catalog_api
 from yiwang.core import api as core_api
+from yiwang.exchange import api as exchange_api
 
 router = DefaultRouter()
 router.register("regions", core_api.RegionViewSet, basename="region")
 router.register("organizations", core_api.OrganizationViewSet, basename="organization")
 router.register("themes", catalog_api.ThemeViewSet, basename="theme")
 router.register("items", catalog_api.ItemViewSet, basename="item")
+router.register("cases", exchange_api.CaseViewSet, basename="case")
 
 urlpatterns = router.urls

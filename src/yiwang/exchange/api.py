@@ -80,6 +80,7 @@ class CaseTokenScope(BasePermission):
         if token is None:
             return False  # not signed in: answered 401 with the bearer challenge
         if getattr(token, "department_client", None) is None:
+            self.code = "not_a_department_system"
             self.message = ("仅限已登记的部门系统使用客户端凭证令牌访问 / only registered department systems "
                             "(client-credentials tokens) may use this API")
             return False
@@ -126,7 +127,7 @@ class CaseRowSerializer(serializers.ModelSerializer):
                 "id_number": masked["id_number"]}
 
 
-class StepSerializer(serializers.ModelSerializer):
+class CaseStepSerializer(serializers.ModelSerializer):
     organization = serializers.CharField(source="organization.uscc", allow_null=True, default=None)
     outcomes = serializers.SerializerMethodField(help_text="待办环节可选的办理结果 / outcomes of an open step")
 
@@ -141,7 +142,7 @@ class StepSerializer(serializers.ModelSerializer):
         return [o for o, _label in case_services.outcomes_for(self.context["case"], step)]
 
 
-class MaterialSerializer(serializers.Serializer):
+class CaseMaterialSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     source = serializers.CharField()
@@ -152,7 +153,7 @@ class MaterialSerializer(serializers.Serializer):
     superseded = serializers.BooleanField(help_text="已被补正材料替换 / replaced by a correction")
 
 
-class DocumentSerializer(serializers.Serializer):
+class CaseDocumentSerializer(serializers.Serializer):
     kind = serializers.CharField()
     kind_label = serializers.CharField(source="get_kind_display")
     number = serializers.CharField()
@@ -160,7 +161,7 @@ class DocumentSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class EventSerializer(serializers.Serializer):
+class CaseEventSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
     actor = serializers.SerializerMethodField()
     role = serializers.CharField()
@@ -191,21 +192,21 @@ class CaseDetailSerializer(CaseRowSerializer):
     def _ctx(self, case: Case) -> dict:
         return {**self.context, "case": case}
 
-    @extend_schema_field(StepSerializer(many=True))
+    @extend_schema_field(CaseStepSerializer(many=True))
     def get_steps(self, case: Case):
-        return StepSerializer(case.steps.all(), many=True, context=self._ctx(case)).data
+        return CaseStepSerializer(case.steps.all(), many=True, context=self._ctx(case)).data
 
-    @extend_schema_field(MaterialSerializer(many=True))
+    @extend_schema_field(CaseMaterialSerializer(many=True))
     def get_materials(self, case: Case):
-        return MaterialSerializer(case.materials.all(), many=True).data
+        return CaseMaterialSerializer(case.materials.all(), many=True).data
 
-    @extend_schema_field(DocumentSerializer(many=True))
+    @extend_schema_field(CaseDocumentSerializer(many=True))
     def get_documents(self, case: Case):
-        return DocumentSerializer(case.documents.all(), many=True).data
+        return CaseDocumentSerializer(case.documents.all(), many=True).data
 
-    @extend_schema_field(EventSerializer(many=True))
+    @extend_schema_field(CaseEventSerializer(many=True))
     def get_history(self, case: Case):
-        return EventSerializer(case.events.all(), many=True, context=self._ctx(case)).data
+        return CaseEventSerializer(case.events.all(), many=True, context=self._ctx(case)).data
 
 
 class CaseQuery(serializers.Serializer):
@@ -215,7 +216,7 @@ class CaseQuery(serializers.Serializer):
     item = serializers.CharField(required=False, max_length=33, help_text="实施编码 / implementation code")
 
 
-class ProblemInput(serializers.Serializer):
+class CorrectionProblemInput(serializers.Serializer):
     material = serializers.IntegerField(required=False, allow_null=True, help_text="材料清单项 id / material id")
     text = serializers.CharField(max_length=300)
 
@@ -229,7 +230,7 @@ class StepResultInput(serializers.Serializer):
                                                                    "lock_version as read")
     decision_reason = serializers.CharField(required=False, allow_blank=True, max_length=case_services.MAX_OPINION,
                                             default="", help_text="不予许可的理由和法律依据 / grounds of a refusal")
-    problems = ProblemInput(many=True, required=False, help_text="补正内容（outcome=correct）/ what to correct")
+    problems = CorrectionProblemInput(many=True, required=False, help_text="补正内容（outcome=correct）/ what to correct")
 
     def to_internal_value(self, data):
         if isinstance(data, dict):

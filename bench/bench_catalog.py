@@ -6,8 +6,10 @@ For each database: a fresh database (SQLite under var/bench/, PostgreSQL ``yiwan
 127.0.0.1), migrations, the demo city (``yiwang demo``, when available), N synthetic published
 items (``yiwang generate_items``), then
 
-  a) in-process latency of GET /api/v1/items/?q=… over a query mix (WSGI handler, no network),
-     and of the search itself (``search.search(...)[:20]`` plus its count);
+  a) in-process latency of GET /api/v1/items/?q=… over a query mix (WSGI handler, no network):
+     with the revision-keyed answer cache (the service as it runs), without it (every request
+     searches), and without it with facets=true; and of the search itself without cache
+     (``SearchResults``: capped count plus the page's ids);
   b) in-process latency of the guide page GET /items/<code>/;
   c) throughput under gunicorn (2 sync workers, 127.0.0.1, a free port) with 32 concurrent
      connections: the search API against the trivial /healthz, same tool, same run.
@@ -138,6 +140,7 @@ def build(db: str, items: int, seed: int) -> dict:
 
         with psycopg.connect(url, autocommit=True) as conn:  # after a bulk load, as an operator would
             conn.execute("VACUUM ANALYZE")
+    run([PY, __file__, "--child", "optimize"], env)  # merge the text index segments (SQLite FTS5)
     info.update(json.loads(run([PY, __file__, "--child", "setup"], env).strip().splitlines()[-1]))
     return info
 
@@ -244,22 +247,32 @@ def child_latency(requests: int) -> dict:
         cached = django_settings.YIWANG_SEARCH_CACHE_SECONDS
         django_settings.YIWANG_SEARCH_CACHE_SECONDS = 0
         out["api_cold"], out["api_cold_per_query"], _, out["api_cold_cpu"] = _mix_latency(handler, paths, rounds)
+        facet_paths = [p + ("&" if "?" in p else "?") + "facets=true" for p in paths]
+        out["facets_cold"], out["facets_cold_per_query"], _, out["facets_cold_cpu"] = _mix_latency(
+            handler, facet_paths, max(1, rounds // 3))
         django_settings.YIWANG_SEARCH_CACHE_SECONDS = cached
         out["api_counts"] = {}
         for p in paths:
             _, st, b, _ = _wsgi_get(handler, p)
-            out["api_counts"][p] = json.loads(b).get("count") if st == 200 else st
+            body = json.loads(b) if st == 200 else {}
+            out["api_counts"][p] = (f"{body['count']}{'' if body.get('count_exact', True) else '+'}"
+                                    if st == 200 else st)
 
     def run_search(p: str) -> tuple[float, float]:
+        """The bounded search without its cache: count (capped) and the page's ids."""
         params = urllib.parse.parse_qs(p.partition("?")[2])
         f = search.Filters(item_type=params.get("type", [""])[0], theme=params.get("theme", [""])[0],
                            object=params.get("object", [""])[0])
         page = int(params.get("page", ["1"])[0])
         t, c = time.perf_counter(), time.process_time()
-        qs = search.search(params.get("q", [""])[0], f)
-        list(qs[(page - 1) * 20:page * 20].values_list("item_id", "name"))
-        qs.count()
+        results = search.SearchResults(params.get("q", [""])[0], f)
+        results.count()
+        results.ids((page - 1) * 20, page * 20)
         return (time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000
+
+    from django.conf import settings as django_settings
+
+    django_settings.YIWANG_SEARCH_CACHE_SECONDS = 0
 
     for p in paths:
         run_search(p)
@@ -313,8 +326,8 @@ def explain(theme: str) -> dict[str, str]:
 
     plans = {}
     for q in ("营业执照", "护照", "食品经营许可"):
-        qs = search.search(q)[:20].values_list("item_id", "name")
-        sql, params = qs.query.sql_with_params()
+        sql, params = search._match_expression(search.split_terms(q))  # the capped count
+        sql = f"{sql} LIMIT {search.COUNT_CAP + 1}"
         with connection.cursor() as cur:
             if connection.vendor == "sqlite":
                 cur.execute("EXPLAIN QUERY PLAN " + sql, params)
@@ -485,10 +498,13 @@ def table(results: dict) -> str:
     line("API /api/v1/items/?q= p95 (cached answers)", "≤ 30 ms", lambda r: f"{r['latency']['api']['p95']} ms")
     line("API /api/v1/items/?q= p50 (cache off)", "", lambda r: f"{r['latency']['api_cold']['p50']} ms")
     line("API /api/v1/items/?q= p95 (cache off)", "≤ 30 ms", lambda r: f"{r['latency']['api_cold']['p95']} ms")
-    line("API … CPU p50 / p95 (this process)", "", lambda r: f"{r['latency']['api_cpu']['p50']} / {r['latency']['api_cpu']['p95']} ms")
-    line("search()[:20] + count p50", "", lambda r: f"{r['latency']['search']['p50']} ms")
-    line("search()[:20] + count p95", "", lambda r: f"{r['latency']['search']['p95']} ms")
-    line("search() CPU p50 / p95 (this process)", "", lambda r: f"{r['latency']['search_cpu']['p50']} / {r['latency']['search_cpu']['p95']} ms")
+    line("API … CPU p50 / p95, cache off (this process)", "",
+         lambda r: f"{r['latency']['api_cold_cpu']['p50']} / {r['latency']['api_cold_cpu']['p95']} ms")
+    line("API &facets=true p50 / p95 (cache off)", "",
+         lambda r: f"{r['latency']['facets_cold']['p50']} / {r['latency']['facets_cold']['p95']} ms")
+    line("search count + page ids p50 (cache off)", "", lambda r: f"{r['latency']['search']['p50']} ms")
+    line("search count + page ids p95 (cache off)", "", lambda r: f"{r['latency']['search']['p95']} ms")
+    line("search CPU p50 / p95 (this process)", "", lambda r: f"{r['latency']['search_cpu']['p50']} / {r['latency']['search_cpu']['p95']} ms")
     line("guide /items/<code>/ p50", "", lambda r: f"{r['latency']['guide']['p50']} ms")
     line("guide /items/<code>/ p95", "≤ 50 ms", lambda r: f"{r['latency']['guide']['p95']} ms")
     line("guide CPU p50 / p95 (this process)", "", lambda r: f"{r['latency']['guide_cpu']['p50']} / {r['latency']['guide_cpu']['p95']} ms")
@@ -530,6 +546,11 @@ def main() -> None:
 
         if args.child == "setup":
             print(json.dumps(child_setup()))
+        elif args.child == "optimize":
+            django.setup()
+            from yiwang.catalog import search
+
+            search.optimize_index()
         elif args.child == "latency":
             print(json.dumps(child_latency(args.requests), ensure_ascii=False))
         elif args.child == "theme":
@@ -573,7 +594,12 @@ def main() -> None:
     if all("api_cold_per_query" in r["latency"] for r in results.values()):
         print("\n### API latency per request (cache off)\n")
         print(per_query_table(results, "api_cold_per_query"))
-    print("\n### search()[:20] + count per request\n")
+        print("\n### API latency per request with facets=true (cache off)\n")
+        print(per_query_table(results, "facets_cold_per_query"))
+        print("\nCounts (\"+\": a lower bound): " + "; ".join(
+            f"{db}: " + ", ".join(f"{p.partition('?')[2] or '(none)'} {c}" for p, c in r["latency"]["api_counts"].items())
+            for db, r in results.items()))
+    print("\n### search count + page ids per request (cache off)\n")
     print(per_query_table(results, "search_per_query"))
     for db, r in results.items():
         for q, plan in r["latency"]["explain"].items():

@@ -132,3 +132,17 @@ def test_ranking_by_name_uses_the_name_index_not_every_match(catalog, small_caps
     rows = {e.item_id: e for e in results[0:20]}
     ranks = [search.rank_of(rows[i].name, rows[i].aliases, {"登记"}, ["登记"]) for i in results.ids(0, 20)]
     assert ranks == sorted(ranks, reverse=True) and ranks[0] >= 400
+
+
+def test_list_rows_are_what_the_row_serializer_gives(catalog, anon):
+    from django.test import RequestFactory
+    from rest_framework.request import Request
+
+    from yiwang.catalog.api import ItemRowSerializer, ROW_COLUMNS, item_rows
+
+    request = Request(RequestFactory().get("/api/v1/items/", {"q": "登记"}))
+    entries = SearchResults("登记", Filters(), related=("item__basic_item", "version", "organization"),
+                            only=ROW_COLUMNS)[0:20]
+    assert item_rows(request, entries) == ItemRowSerializer(entries, many=True, context={"request": request}).data
+    body = anon.get("/api/v1/items/", {"q": "登记"}).json()
+    assert [r["implementation_code"] for r in body["results"]] == [e.item.implementation_code for e in entries]

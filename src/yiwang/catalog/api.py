@@ -108,6 +108,32 @@ class ItemRowSerializer(serializers.Serializer):
         return guide_url(self.context.get("request"), entry.item.implementation_code)
 
 
+def item_rows(request, entries) -> list[dict]:
+    """``ItemRowSerializer(entries, many=True).data`` built directly: the same keys and values
+    (tests compare them) at a fraction of the per-field cost of a serializer."""
+    marker = "__code__"
+    detail = item_url(request, marker)
+    guide = guide_url(request, marker)
+
+    def num(value):
+        return None if value is None else int(value)
+
+    rows = []
+    for e in entries:
+        v, code = e.version, e.item.implementation_code
+        rows.append({
+            "implementation_code": code, "basic_code": e.item.basic_item.basic_code, "name": v.name,
+            "item_type": v.item_type, "item_type_label": str(v.get_item_type_display()),
+            "organization": {"uscc": e.organization.uscc, "name": e.organization.name},
+            "region": e.region_code, "online_level": num(v.online_level),
+            "online_level_label": str(v.get_online_level_display()),
+            "promised_limit_days": num(v.promised_limit_days), "statutory_limit_days": num(v.statutory_limit_days),
+            "visits": num(v.visits), "service_objects": [str(o) for o in v.service_objects or []],
+            "version": num(v.number), "url": detail.replace(marker, code), "guide_url": guide.replace(marker, code),
+        })
+    return rows
+
+
 # Only the columns a list row shows: never the index document or its tokens.
 ROW_COLUMNS = [
     "item", "version", "organization", "region_code", "version__online_level",
@@ -529,7 +555,7 @@ class ItemViewSet(viewsets.GenericViewSet):
         rows = search.SearchResults(q, filters, related=("item__basic_item", "version", "organization"),
                                     only=ROW_COLUMNS)
         page = self.paginate_queryset(rows)
-        response = self.get_paginated_response(ItemRowSerializer(page, many=True, context={"request": request}).data)
+        response = self.get_paginated_response(item_rows(request, page))
         response.data = {"count": response.data["count"], "count_exact": rows.count_exact,
                          **{k: v for k, v in response.data.items() if k != "count"}}
         if query.validated_data.get("facets"):

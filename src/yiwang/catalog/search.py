@@ -197,7 +197,6 @@ def search(q: str = "", filters: Filters | None = None) -> QuerySet:
 COUNT_CAP = 1000  # counts are exact up to here; beyond, "1,000+"
 NAME_CAP = 500  # name/alias matches ranked in full up to here; beyond, walked in popularity order
 PROBE_DENSITY = 0.2  # at least this share of the walked rows match: test membership row by row
-_BATCH = 200
 
 
 def _vendor() -> str:
@@ -342,7 +341,7 @@ class _Plan:
         return {r[0] for r in _fetch(f"{sql} AND item_id = ANY(%s)", [*params, list(ids)])}
 
     def _walk(self, member: tuple[str, list] | None, skip: set[int], need: int, probe: bool,
-              accept=None) -> tuple[list[int], bool]:
+              accept=None, density: float = 1.0) -> tuple[list[int], bool]:
         """Up to ``need`` ids in popularity order that pass the filters and are in ``member`` (tested
         in SQL), or pass :meth:`_probe` (``probe``), and ``accept(row)``; ids in ``skip`` are passed
         over. Returns the ids and whether the order was exhausted."""
@@ -354,7 +353,8 @@ class _Plan:
         sql = (f"SELECT {_ROW} FROM catalog_searchentry e{self._where(*extra)} "
                f"ORDER BY {_ORDER} LIMIT %s OFFSET %s")
         found: list[int] = []
-        offset, batch = 0, max(_BATCH, 2 * need + len(skip))
+        # A first batch that should hold the page at the expected density; later ones double.
+        offset, batch = 0, int(need / max(density, 0.01) * 1.2) + len(skip) + 10
         while len(found) < need:
             rows = _fetch(sql, [*params, *self.params, batch, offset])  # member first, then filters
             candidates = [r for r in rows if r[0] not in skip and (accept is None or accept(r))]
@@ -488,8 +488,9 @@ class _Plan:
     def _rest(self, skip: set[int], need: int) -> list[int]:
         """Matches of rank 100 in popularity order: membership in SQL when they are a minority of
         the walked rows, row-by-row index tests when they are dense."""
-        if self._density() >= PROBE_DENSITY:
-            return self._walk(None, skip, need, probe=True)[0]
+        density = self._density()
+        if density >= PROBE_DENSITY:
+            return self._walk(None, skip, need, probe=True, density=density)[0]
         if _vendor() == "postgresql":  # phrases are confirmed only for the rows the walk keeps
             return self._walk(_match_expression(self.terms, token_sets=True), skip, need, probe=True)[0]
         return self._walk(self.match, skip, need, probe=False)[0]
@@ -741,9 +742,13 @@ def stored_names(item_id: int) -> str:
 
 # ----------------------------------------------------------------------------- revision and caching
 def current_revision() -> int:
+    """The catalog revision: one primary-key read (plain SQL: it runs before every cached answer)."""
     from yiwang.catalog.models import CatalogRevision
 
-    return CatalogRevision.objects.filter(pk=1).values_list("counter", flat=True).first() or 0
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT counter FROM {CatalogRevision._meta.db_table} WHERE id = 1")
+        row = cur.fetchone()
+    return row[0] if row else 0
 
 
 def bump_revision() -> None:

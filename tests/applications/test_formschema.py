@@ -463,6 +463,19 @@ def test_parse_trims_and_tidies_what_people_type():
                     "area": 1200.5}
 
 
+@pytest.mark.parametrize("typed, stored", [
+    ("2026年1月5日", "2026-01-05"), ("2026/1/5", "2026-01-05"), ("2026.01.05", "2026-01-05"),
+    ("２０２６－０１－０５", "2026-01-05"), ("2026-1-5", "2026-01-05"), ("5/1/2026", "5/1/2026"),
+])
+def test_dates_typed_the_usual_ways_are_understood(typed, stored):
+    assert fs.parse(RICH, {"opening_date": typed}) == {"opening_date": stored}
+
+
+@pytest.mark.parametrize("typed", ["+86 138 0013 8000", "0086-13800138000", "１３８００１３８０００"])
+def test_mobile_numbers_typed_the_usual_ways_are_understood(typed):
+    assert fs.parse(RICH, {"mobile": typed}) == {"mobile": "13800138000"}
+
+
 def test_text_that_is_not_a_number_is_kept_so_the_applicant_sees_it_again():
     data = fs.parse(RICH, {"seats": "四十", "area": "inf", "delivery": "maybe"})
     assert data == {"seats": "四十", "area": "inf", "delivery": "maybe"}

@@ -777,11 +777,23 @@ def _values(querydict: Any, name: str) -> list[str]:
     return [v for v in raw if isinstance(v, str)]
 
 
+_LOOSE_DATE_RE = re.compile(r"^([0-9]{4})\s*[-/.年]\s*([0-9]{1,2})\s*[-/.月]\s*([0-9]{1,2})\s*日?$")
+
+
 def _clean_text(value: str, fmt: str = "") -> str:
+    """Trim, use \\n for line breaks, and tidy codes, numbers and dates people type their way
+    (full-width digits, spaces in a mobile number, +86, 2026年1月5日 or 2026/1/5)."""
     value = value.replace("\r\n", "\n").replace("\r", "\n").strip()
     if fmt in ("id_number", "uscc", "mobile"):
         value = unicodedata.normalize("NFKC", value).upper()
         value = re.sub(r"[\s-]", "", value)
+        if fmt == "mobile" and re.fullmatch(r"(\+86|0086)1[0-9]{10}", value):
+            value = value[-11:]
+    elif fmt == "date":
+        match = _LOOSE_DATE_RE.match(unicodedata.normalize("NFKC", value))
+        if match:
+            year, month, day = match.groups()
+            value = f"{year}-{int(month):02d}-{int(day):02d}"
     return value
 
 

@@ -949,7 +949,9 @@ def _field_context(field: Field, value: Any, errors: list[str]) -> dict:
         attrs += [("autocomplete", "off"), ("spellcheck", "false"),
                   ("autocapitalize", "characters")]
     elif widget == "number" or field.type in ("integer", "number"):
-        attrs.append(("inputmode", "numeric" if field.type == "integer" else "decimal"))
+        # Phone number pads have no minus sign: only offer them when no answer is negative.
+        if isinstance(s.get("minimum"), (int, float)) and s["minimum"] >= 0:
+            attrs.append(("inputmode", "numeric" if field.type == "integer" else "decimal"))
     elif widget == "address":
         attrs.append(("autocomplete", "street-address"))
     elif field.format == "email":

@@ -105,3 +105,32 @@ def test_deactivating_stops_the_events(client, receiver, org_a, org_admin_a, app
 def test_the_office_navigation_links_the_webhooks_for_administrators(client, org_admin_a):
     sign_in_staff(client, org_admin_a)
     assert 'href="/office/webhooks/"' in client.get("/office/webhooks/").content.decode()
+
+
+def test_a_delivery_that_failed_without_a_retrier_can_be_sent_again_now(client, receiver, org_a, org_admin_a,
+                                                                        applicant, item, people,
+                                                                        django_capture_on_commit_callbacks):
+    hook = receiver(codes=(500, 200))
+    sub, _ = subscribe(org_admin_a, org_a, hook.url)
+    with django_capture_on_commit_callbacks(execute=True):  # the immediate backend: no retries
+        act(people["clerk"], submit(applicant, item), "pre_review", "accept")
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == WebhookDelivery.Status.PENDING and delivery.attempts == 1
+
+    sign_in_staff(client, org_admin_a)
+    assert "重新投递" in client.get(f"/office/webhooks/{sub.pk}/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/office/webhooks/deliveries/{delivery.pk}/resend/")
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.DELIVERED and delivery.attempts == 2
+
+
+def test_a_delivery_waiting_for_its_first_attempt_cannot_be_queued_twice(org_a, org_admin_a, applicant, item,
+                                                                         people):
+    from yiwang.core.errors import StateError
+    from yiwang.exchange import services
+
+    subscribe(org_admin_a, org_a, "https://dept.example.cn/h")
+    act(people["clerk"], submit(applicant, item), "pre_review", "accept")  # not committed: not yet sent
+    with pytest.raises(StateError):
+        services.resend_delivery(org_admin_a, WebhookDelivery.objects.get())

@@ -245,7 +245,7 @@ def item_list_queryset(user, *, status: str = "", item_type: str = "", q: str = 
 
 def item_list_page(qs: QuerySet, number) -> Page:
     """One page of the list: the page's ids from the ordered list (the index alone, on the common
-    paths), then those 30 items with their organisation and published version."""
+    paths), then those items with their organisation and published version."""
     page = Paginator(qs.values_list("id", flat=True), PAGE_SIZE).get_page(number)
     ids = list(page.object_list)
     rows = item_list_rows(ids).in_bulk()

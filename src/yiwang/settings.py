@@ -148,8 +148,20 @@ STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("YIWANG_MEDIA_ROOT", VAR_DIR / "media"))
+# Uploaded and generated files: the file system by default; S3-compatible object storage in
+# production when YIWANG_S3_BUCKET is set (install with `pip install -e '.[s3]'`; docs/deployment.md).
+S3_BUCKET = os.environ.get("YIWANG_S3_BUCKET", "")
+DEFAULT_FILE_STORAGE_CONFIG = (
+    {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+        "bucket_name": S3_BUCKET, "endpoint_url": os.environ.get("YIWANG_S3_ENDPOINT_URL") or None,
+        "region_name": os.environ.get("YIWANG_S3_REGION") or None,
+        "access_key": os.environ.get("YIWANG_S3_ACCESS_KEY") or None,
+        "secret_key": os.environ.get("YIWANG_S3_SECRET_KEY") or None,
+        "default_acl": None, "querystring_auth": True, "file_overwrite": False,
+        "location": os.environ.get("YIWANG_S3_PREFIX", "yiwang"),
+    }} if S3_BUCKET else {"BACKEND": "django.core.files.storage.FileSystemStorage"})
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": DEFAULT_FILE_STORAGE_CONFIG,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage" if PRODUCTION
                     else "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
@@ -160,6 +172,8 @@ YIWANG_MAX_UPLOAD_BYTES = int(os.environ.get("YIWANG_MAX_UPLOAD_BYTES", 10 * 102
 # Cases: yellow warning at this many working days left; the address QR codes on documents point to.
 YIWANG_CASE_YELLOW_DAYS = int(os.environ.get("YIWANG_CASE_YELLOW_DAYS", "2"))
 YIWANG_PUBLIC_URL = os.environ.get("YIWANG_PUBLIC_URL", "http://127.0.0.1:8000")
+# 免提交: dotted paths of connectors that supply certificate/shared-data materials (yiwang.cases.connectors).
+YIWANG_MATERIAL_CONNECTORS = env_list("YIWANG_MATERIAL_CONNECTORS", "")
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if os.environ.get("REDIS_URL"):

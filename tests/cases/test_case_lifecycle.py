@@ -289,3 +289,48 @@ def test_public_progress_needs_number_and_query_code(applicant, item, people):
         services.public_progress(case.number, "000000" if case.query_code != "000000" else "111111")
     with pytest.raises(NotFound):
         services.public_progress(case.number[:-1] + "9", case.query_code)
+
+
+class _LicenceWallet:
+    """A connector standing in for the certificate wallet (a real class, configured by setting)."""
+
+    def find(self, *, user, enterprise, material):
+        from yiwang.cases.connectors import Attachment
+
+        if material.name == "营业执照":
+            return Attachment("certificate", "1.2.156.3005.2.TEST.001.X", "营业执照（电子证照）")
+        return None
+
+
+def test_a_material_a_connector_supplies_needs_no_upload(applicant, item, people, settings):
+    settings.YIWANG_MATERIAL_CONNECTORS = ["tests.cases.test_case_lifecycle._LicenceWallet"]
+    licence = item.published_version.materials.get(name="营业执照")
+    type(licence).objects.filter(pk=licence.pk).update(source="certificate")
+    files = {m.pk: pdf() for m in item.published_version.materials.exclude(pk=licence.pk)}
+    case = submit(applicant, item, files=files)
+    attached = case.materials.get(material=licence)
+    assert attached.source == "certificate" and attached.reference.startswith("1.2.156") and not attached.file
+
+
+def test_without_a_connector_every_material_is_uploaded(applicant, item, people):
+    licence = item.published_version.materials.get(name="营业执照")
+    type(licence).objects.filter(pk=licence.pk).update(source="certificate")
+    files = {m.pk: pdf() for m in item.published_version.materials.exclude(pk=licence.pk)}
+    with pytest.raises(ValidationFailed) as exc:
+        submit(applicant, item, files=files)
+    assert f"material_{licence.pk}" in exc.value.fields
+
+
+def test_a_failure_midway_through_submission_leaves_no_half_case(applicant, item, people, monkeypatch):
+    def crash(*args, **kwargs):
+        raise RuntimeError("the process died here")
+
+    monkeypatch.setattr(services, "_open_steps", crash)
+    with pytest.raises(RuntimeError):
+        submit(applicant, item)
+    assert not Case.objects.exists() and not CaseMaterial.objects.exists()
+    assert not AuditEntry.objects.filter(action="cases.submit").exists()
+    assert not Message.objects.exists()
+    monkeypatch.undo()
+    case = submit(applicant, item)  # and the number it would have used is simply skipped or reused
+    assert numbering.is_case_number(case.number)

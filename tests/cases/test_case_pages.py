@@ -144,3 +144,16 @@ def test_case_store_filters_and_exports_csv(client, applicant, item, people):
     assert export["Content-Type"].startswith("text/csv")
     assert accepted.number in body and waiting.number in body
     assert applicant.person.id_number not in body and applicant.person.name not in body
+
+
+def test_case_store_exports_xlsx(client, applicant, item, people):
+    import io
+
+    from openpyxl import load_workbook
+
+    case = submit(applicant, item)
+    sign_in_staff(client, people["reviewer"])
+    export = client.get("/office/cases/store/", {"format": "xlsx"})
+    rows = list(load_workbook(io.BytesIO(export.content)).active.values)
+    assert rows[0][0] == "办件编号" and rows[1][0] == case.number
+    assert applicant.person.name not in {v for row in rows for v in row}

@@ -297,8 +297,10 @@ def _applicant(user, enterprise, version) -> dict[str, Any]:
             "mobile": person.mobile, "person": person}
 
 
-def _check_files(version, files: dict[int, Any], *, require_all: bool = True) -> list[tuple[Any, Any, bytes]]:
-    """Each required material has a file; each file passes the content/size/name checks."""
+def _check_files(version, files: dict[int, Any], *, require_all: bool = True,
+                 supplied: Iterable[int] = ()) -> list[tuple[Any, Any, bytes]]:
+    """Each required material has a file (or is ``supplied`` by a connector); each file passes the
+    content/size/name checks."""
     from yiwang.core.uploads import check_upload
 
     allowed = (".pdf", ".jpg", ".jpeg", ".png", ".ofd")
@@ -312,7 +314,7 @@ def _check_files(version, files: dict[int, Any], *, require_all: bool = True) ->
         upload = files.get(m.pk)
         field = f"material_{m.pk}"
         if upload is None:
-            if m.required and require_all:
+            if m.required and require_all and m.pk not in supplied:
                 errors[field] = [f"请上传“{m.name}” / please upload \u201c{m.name}\u201d"]
             continue
         try:
@@ -389,8 +391,11 @@ def _submit(user, *, item, form_data, files, enterprise, key, delivery, channel,
         validate_form(version, form_data, "legal" if enterprise is not None else "person")
     except ValidationFailed as exc:
         errors.update(exc.fields)
+    from yiwang.cases import connectors
+
+    supplied = connectors.attachments(user, enterprise, version)
     try:
-        uploads = _check_files(version, files)
+        uploads = _check_files(version, {k: v for k, v in files.items() if k not in supplied}, supplied=supplied)
     except ValidationFailed as exc:
         errors.update(exc.fields)
     if errors:
@@ -409,6 +414,11 @@ def _submit(user, *, item, form_data, files, enterprise, key, delivery, channel,
         submitted_at=now, limit_days=version.promised_limit_days, statutory_days=version.statutory_limit_days)
     for material, upload, data in uploads:
         _store_material(case, material, upload, data, now)
+    for material in version.materials.filter(pk__in=list(supplied)):
+        found = supplied[material.pk]
+        CaseMaterial.objects.create(case=case, material=material, name=material.name, source=found.source,
+                                    reference=found.reference[:200], original_name=found.name[:120],
+                                    uploaded_at=now)
     _open_steps(case, now)
     case.status = _status_after_engine(case)
     case.save(update_fields=["status"])

@@ -25,7 +25,7 @@ from yiwang.core import audit, validators
 from yiwang.core.models import Organization, Region
 from yiwang.demo import bundles
 from yiwang.demo import catalog_data as data
-from yiwang.demo import identity, places
+from yiwang.demo import cases, identity, places
 from yiwang.identity.models import Role, StaffAccount
 
 REFERENCE_CSV = Path(__file__).resolve().parent / "data" / "catalog-reference.csv"
@@ -743,6 +743,7 @@ def load_demo() -> Summary:
         load_revisions(summary, created, orgs, users)
         load_open_work(summary, orgs, users)
         bundles.load_bundles(summary)
+        cases.load_cases(summary)  # the demo accounts' cases through the services, then generated ones
     search.forget_synonyms()
     count(summary)
     return summary

@@ -57,3 +57,13 @@ def test_celery_hands_the_job_of_a_killed_worker_to_another(celery_worker, tmp_p
         import redis
 
         redis.Redis(host=REDIS_HOST, port=REDIS_PORT).delete(env["YIWANG_CELERY_QUEUE"])
+
+
+def test_celery_sends_a_job_with_a_pending_dedupe_key_once(celery_worker):
+    key = f"probe:celery-once:{uuid.uuid4().hex[:8]}"
+    # Twice in one process, the second while the first waits for its time.
+    celery_worker.yiwang("shell", "-c", "from yiwang.core import jobs\nfor _ in range(2): jobs.enqueue("
+                         f"'{JOBS}.probe', label='celery-once', delay=2, dedupe_key='{key}')")
+    wait_for(lambda: celery_worker.completed("celery-once"), 30, "the delayed job to run")
+    time.sleep(1)
+    assert celery_worker.completed("celery-once") == 1

@@ -1,6 +1,7 @@
 """The Celery backend: send the job when the transaction commits (``yiwang/celery.py`` runs it).
 
-Deduplication uses a Redis key set with ``NX`` at send time and removed when the job starts.
+Deduplication uses a key set only-if-absent at send time (``SET NX`` on a Redis broker, else
+``cache.add`` on the shared cache) and removed when the job starts.
 A job that cannot be sent (broker unreachable) or that fails its last attempt is written to the
 job table as failed, so ``yiwang jobs status`` shows it and ``yiwang jobs retry`` sends it again.
 """
@@ -25,11 +26,22 @@ _DEDUPE_PREFIX = "yiwang:jobs:dedupe:"
 _clients: dict[str, redis.Redis] = {}
 
 
-def _redis() -> redis.Redis:
+def _redis() -> redis.Redis | None:
     url = settings.YIWANG_CELERY_BROKER_URL
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        return None
     if url not in _clients:
         _clients[url] = redis.Redis.from_url(url)
     return _clients[url]
+
+
+def _claim_dedupe_key(dedupe_key: str, ttl: int) -> bool:
+    client = _redis()
+    if client is None:
+        from django.core.cache import cache
+
+        return cache.add(_DEDUPE_PREFIX + dedupe_key, 1, ttl)
+    return bool(client.set(_DEDUPE_PREFIX + dedupe_key, "1", nx=True, ex=ttl))
 
 
 def enqueue(definition: jobs.JobDefinition, kwargs: dict[str, Any], *, delay: float = 0,
@@ -45,7 +57,7 @@ def send(definition: jobs.JobDefinition, kwargs: dict[str, Any], *, delay: float
     try:
         if dedupe_key:
             ttl = int(delay + settings.YIWANG_CELERY_VISIBILITY_TIMEOUT)
-            if not _redis().set(_DEDUPE_PREFIX + dedupe_key, "1", nx=True, ex=max(ttl, 1)):
+            if not _claim_dedupe_key(dedupe_key, max(ttl, 1)):
                 return False
         run_job.apply_async(args=[definition.name, kwargs, dedupe_key], countdown=delay or None,
                             shadow=definition.name, retry=True,
@@ -63,7 +75,13 @@ def send(definition: jobs.JobDefinition, kwargs: dict[str, Any], *, delay: float
 
 def release_dedupe_key(dedupe_key: str) -> None:
     try:
-        _redis().delete(_DEDUPE_PREFIX + dedupe_key)
+        client = _redis()
+        if client is None:
+            from django.core.cache import cache
+
+            cache.delete(_DEDUPE_PREFIX + dedupe_key)
+        else:
+            client.delete(_DEDUPE_PREFIX + dedupe_key)
     except redis.RedisError:
         logger.warning("could not release the dedupe key %s", dedupe_key, exc_info=True)
 

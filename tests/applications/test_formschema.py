@@ -649,18 +649,54 @@ def test_shared_fields_are_asked_once_and_split_back_to_each_item():
     assert fs.validate(a, first) == {} and fs.validate(b, second) == {}
 
 
-def test_same_named_fields_that_differ_are_kept_apart_and_labelled():
+def test_same_named_fields_that_cannot_share_an_answer_are_kept_apart_and_labelled():
     a = form("事项甲", amount={"type": "integer", "title": "金额", "maximum": 100})
-    b = form("事项乙", amount={"type": "integer", "title": "金额", "maximum": 5000})
+    b = form("事项乙", amount={"type": "string", "title": "金额", "pattern": "^[0-9]+元$"})
     merged, mapping = fs.merge([a, b])
     props = merged["schema"]["properties"]
     assert set(props) == {"amount", "item2__amount"}
     assert props["item2__amount"]["title"] == "金额（事项乙）"
     assert mapping == [{"amount": "amount"}, {"amount": "item2__amount"}]
-    assert fs.split({"amount": 50, "item2__amount": 3000}, mapping) == [{"amount": 50},
-                                                                         {"amount": 3000}]
-    assert fs.validate(merged, {"amount": 50, "item2__amount": 3000}) == {}
-    assert "item2__amount" in fs.validate(merged, {"amount": 50, "item2__amount": 9000})
+    assert fs.split({"amount": 50, "item2__amount": "3000元"}, mapping) == [
+        {"amount": 50}, {"amount": "3000元"}]
+    assert fs.validate(merged, {"amount": 50, "item2__amount": "3000元"}) == {}
+    assert "item2__amount" in fs.validate(merged, {"amount": 50, "item2__amount": "3000"})
+
+
+def test_shared_field_accepts_what_every_item_accepts():
+    a = form("甲", name={"type": "string", "title": "姓名", "minLength": 2, "maxLength": 60},
+             seats={"type": "integer", "minimum": 0, "maximum": 500})
+    b = form("乙", name={"type": "string", "title": "申请人姓名", "maxLength": 20},
+             seats={"type": "integer", "minimum": 1, "maximum": 1000})
+    merged, mapping = fs.merge([a, b])
+    props = merged["schema"]["properties"]
+    assert set(props) == {"name", "seats"}
+    assert props["name"] == {"type": "string", "title": "姓名", "minLength": 2, "maxLength": 20}
+    assert (props["seats"]["minimum"], props["seats"]["maximum"]) == (1, 500)
+    assert mapping == [{"name": "name", "seats": "seats"}, {"name": "name", "seats": "seats"}]
+
+
+def test_shared_choice_offers_the_options_both_items_accept():
+    a = form("甲", district={"type": "string", "enum": ["bj", "lj", "jb"],
+                            "x-enum-labels": ["滨江区", "临江区", "江北区"]})
+    b = form("乙", district={"type": "string", "enum": ["jb", "bj", "xc"]})
+    merged, _ = fs.merge([a, b])
+    district = merged["schema"]["properties"]["district"]
+    assert district["enum"] == ["bj", "jb"]
+    assert district["x-enum-labels"] == ["滨江区", "江北区"]
+    c = form("丙", district={"type": "string", "enum": ["xc"]})
+    merged, mapping = fs.merge([a, c])
+    assert mapping[1] == {"district": "item2__district"}
+
+
+def test_a_check_one_item_asks_for_is_kept_for_the_shared_field():
+    a = form("甲", code={"type": "string", "maxLength": 18})
+    b = {"schema": {"type": "object", "properties": {"code": {"type": "string"}}},
+         "layout": [{"title": "申请人信息", "fields": [{"name": "code", "widget": "uscc"}]}]}
+    merged, _ = fs.merge([a, b])
+    assert merged["schema"]["properties"]["code"]["format"] == "uscc"
+    assert "code" in fs.validate(merged, {"code": "not-a-code"})
+    assert fs.validate(merged, {"code": GOOD_USCC}) == {}
 
 
 def test_merge_keeps_each_items_requirements():
@@ -688,11 +724,11 @@ def test_merging_the_default_forms_with_a_custom_one():
     fs.check_definition(merged)
     assert fs.field_names(merged).count("mobile") == 1  # same rules in both: asked once
     assert "item2__id_number" not in merged["schema"]["properties"]
-    # the two items' applicant names differ in their limits, so both are asked
-    assert merged["schema"]["properties"]["item2__applicant_name"]["title"] == "申请人姓名（餐饮服务许可）"
+    # the two items' applicant names differ only in their limits: asked once, within both
+    name = merged["schema"]["properties"]["applicant_name"]
+    assert (name["minLength"], name["maxLength"]) == (2, 20)
     answers = fs.parse(merged, submit(fs.render(merged, {
-        **VALID, "item2__applicant_name": "张明华", "address": "滨江区",
-        "description": "申请开业"}, {})))
+        **VALID, "address": "滨江区", "description": "申请开业"}, {})))
     assert fs.validate(merged, answers) == {}
     own = fs.split(answers, mapping)
     assert fs.validate(RICH, own[1]) == {}
@@ -708,7 +744,8 @@ def test_merge_refuses_bad_input_naming_the_form():
 
 
 def test_three_forms_conflicting_on_one_name_get_distinct_fields():
-    defs = [form(f"事项{i}", size={"type": "integer", "maximum": i * 10}) for i in (1, 2, 3)]
+    defs = [form(f"事项{i}", size={"type": kind}) for i, kind in ((1, "integer"), (2, "string"),
+                                                                (3, "boolean"))]
     merged, mapping = fs.merge(defs)
     assert [m["size"] for m in mapping] == ["size", "item2__size", "item3__size"]
     assert fs.split({"size": 1, "item2__size": 2, "item3__size": 3}, mapping) == [
@@ -865,6 +902,32 @@ def test_any_form_renders_answers_that_come_back_unchanged(form_and_answers):
     fs.check_definition(defn)
     assert fs.validate(defn, answers) == {}
     assert fs.parse(defn, submit(fs.render(defn, answers, {}))) == answers
+
+
+_string_rules = st.fixed_dictionaries({"type": st.just("string")}, optional={
+    "minLength": st.integers(0, 5), "maxLength": st.integers(3, 12),
+    "enum": st.lists(st.sampled_from(["甲", "乙", "丙", "AB12", "13800138000"]), min_size=1,
+                     unique=True),
+    "format": st.sampled_from(["mobile", "date"]),
+    "pattern": st.sampled_from(["^[A-Z]", "^[^0]*$"]),
+}).filter(lambda p: p.get("minLength", 0) <= p.get("maxLength", 99))
+_number_rules = st.fixed_dictionaries({"type": st.sampled_from(["integer", "number"])}, optional={
+    "minimum": st.integers(-5, 5), "maximum": st.integers(-5, 5),
+}).filter(lambda p: p.get("minimum", -9) <= p.get("maximum", 9))
+_answers = st.sampled_from(["甲", "乙", "AB12", "13800138000", "2026-01-31", "0", "ABCDEFGHIJKLMN"]) \
+    | st.text(max_size=14) | st.integers(-7, 7) | st.floats(-7, 7)
+
+
+@given(st.tuples(_string_rules, _string_rules) | st.tuples(_number_rules, _number_rules),
+       st.lists(_answers, min_size=1, max_size=10))
+def test_a_shared_field_accepts_exactly_what_both_items_accept(rules, answers):
+    first, other = form("甲", f=rules[0]), form("乙", f=rules[1])
+    merged, mapping = fs.merge([first, other])
+    if mapping[1]["f"] != "f":
+        return  # kept apart: each item's own field asks its own question
+    for answer in answers:
+        both = not fs.validate(first, {"f": answer}) and not fs.validate(other, {"f": answer})
+        assert (not fs.validate(merged, {"f": answer})) == both, answer
 
 
 _json = st.recursive(

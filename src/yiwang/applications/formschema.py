@@ -1044,10 +1044,13 @@ def merge(defs: list[Any], *, titles: list[str] | None = None
           ) -> tuple[dict, list[dict[str, str]]]:
     """Merge several items' forms into one (一表申请).
 
-    Fields with the same name that accept exactly the same answers are asked once; same-named
-    fields that differ are kept apart under a prefixed name (``item2__amount``) and labelled with
-    the item's title (``titles[i]`` or the definition's ``title``). Sections with the same title
-    are joined. Returns the merged definition and, per input form, its field name → merged name
+    Fields with the same name and type are asked once when one answer can satisfy every item:
+    the merged field accepts exactly the answers that all of them accept (the larger minimum, the
+    smaller maximum, the options they have in common, the format or pattern of whichever has
+    one). Same-named fields that cannot be joined (different types, formats or patterns, no
+    common option) are kept apart under a prefixed name (``item2__amount``) and labelled with the
+    item's title (``titles[i]`` or the definition's ``title``). Sections with the same title are
+    joined. Returns the merged definition and, per input form, its field name → merged name
     mapping (JSON-serialisable, to keep with the draft for ``split``).
     """
     if not isinstance(defs, (list, tuple)) or not defs:
@@ -1055,21 +1058,21 @@ def merge(defs: list[Any], *, titles: list[str] | None = None
     loaded = []
     for i, defn in enumerate(defs):
         try:
-            _compile(defn)
+            form = _compile(defn)
         except FormDefinitionError as exc:
             raise FormDefinitionError({f"form{i + 1}.{k}": v for k, v in exc.errors.items()}) \
                 from None
-        loaded.append(copy.deepcopy(_load(defn)[0]))
+        loaded.append((copy.deepcopy(_load(defn)[0]), form))
     props: dict[str, dict] = {}
+    shared: set[str] = set()  # merged names that are a field's own name, open to sharing
     required: list[str] = []
     sections: list[dict] = []
     section_by_title: dict[str, dict] = {}
     mapping: list[dict[str, str]] = []
-    for i, defn in enumerate(loaded):
+    for i, (defn, form) in enumerate(loaded):
         title = (titles[i] if titles and i < len(titles) else None) or defn.get("title") \
             or f"事项{i + 1}"
-        schema = defn["schema"]
-        own_required = set(schema.get("required", []))
+        own_required = set(defn["schema"].get("required", []))
         names: dict[str, str] = {}
         for section in defn["layout"]:
             target = section_by_title.get(section["title"])
@@ -1081,19 +1084,22 @@ def merge(defs: list[Any], *, titles: list[str] | None = None
             for entry in section["fields"]:
                 entry = {"name": entry} if isinstance(entry, str) else dict(entry)
                 name = entry["name"]
-                prop = schema["properties"][name]
-                merged_name = name
-                if name in props and _substance(props[name]) == _substance(prop):
+                prop = copy.deepcopy(form.fields[name].schema)  # with a widget's implied format
+                joined = _intersect(props[name], prop) if name in shared else None
+                if joined is not None:
+                    props[name] = joined
                     names[name] = name
                     _adopt_prefill(target_sections=sections, name=name, entry=entry)
                     if name in own_required and name not in required:
                         required.append(name)
                     continue
+                merged_name = name
                 if name in props:
                     merged_name = _free_name(f"item{i + 1}__{name}", props)
-                    prop = dict(prop)
                     prop["title"] = f"{prop.get('title') or name}（{title}）"[:MAX_LABEL]
                     entry["name"] = merged_name
+                else:
+                    shared.add(name)
                 names[name] = merged_name
                 props[merged_name] = prop
                 if name in own_required:
@@ -1109,6 +1115,52 @@ def merge(defs: list[Any], *, titles: list[str] | None = None
               "layout": sections}
     check_definition(merged)
     return merged, mapping
+
+
+_LOWER_BOUNDS = ("minLength", "minimum", "minItems")
+_UPPER_BOUNDS = {"minLength": "maxLength", "minimum": "maximum", "minItems": "maxItems"}
+
+
+def _intersect(first: dict, other: dict) -> dict | None:
+    """A field accepting exactly the answers both fields accept, presented like ``first``; or
+    None when there is no such field in the supported keywords."""
+    if first.get("type") != other.get("type"):
+        return None
+    a, b = _substance(first), _substance(other)
+    if a == b:
+        return first
+    joined = dict(first)
+    for key in (set(a) | set(b)) - {"type"}:
+        mine, theirs = a.get(key, _MISSING), b.get(key, _MISSING)
+        if theirs is _MISSING or mine == theirs:
+            continue
+        if mine is _MISSING:
+            joined[key] = theirs
+            if key == "pattern" and "x-pattern-message" in other:
+                joined["x-pattern-message"] = other["x-pattern-message"]
+            if key == "enum" and "x-enum-labels" in other:
+                joined["x-enum-labels"] = other["x-enum-labels"]
+        elif key in _LOWER_BOUNDS:
+            joined[key] = max(mine, theirs)
+        elif key in _UPPER_BOUNDS.values():
+            joined[key] = min(mine, theirs)
+        elif key == "uniqueItems":
+            joined[key] = bool(mine or theirs)
+        elif key == "enum":
+            labels = {**dict(zip(theirs, other.get("x-enum-labels") or theirs)),
+                      **dict(zip(mine, first.get("x-enum-labels") or mine))}
+            common = [v for v in mine if v in theirs]
+            if not common:
+                return None
+            joined["enum"] = common
+            if "x-enum-labels" in first or "x-enum-labels" in other:
+                joined["x-enum-labels"] = [labels[v] for v in common]
+        else:  # a different format, pattern or list of options: no single field asks both
+            return None
+    for low, high in _UPPER_BOUNDS.items():
+        if low in joined and high in joined and joined[low] > joined[high]:
+            return None
+    return joined
 
 
 def _adopt_prefill(target_sections: list[dict], name: str, entry: dict) -> None:

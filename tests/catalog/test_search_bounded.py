@@ -146,3 +146,14 @@ def test_list_rows_are_what_the_row_serializer_gives(catalog, anon):
     assert item_rows(request, entries) == ItemRowSerializer(entries, many=True, context={"request": request}).data
     body = anon.get("/api/v1/items/", {"q": "登记"}).json()
     assert [r["implementation_code"] for r in body["results"]] == [e.item.implementation_code for e in entries]
+
+
+def test_facets_of_few_matches_equal_the_grouped_counts_over_every_match(catalog):
+    for q, f in [("护照", Filters()), ("户口", Filters(object="person")), ("食品 许可", Filters(item_type="01")),
+                 ("身份证", Filters(theme="kaiban"))]:
+        assert SearchResults(q, f).count_exact
+        counted = search.facets(q, f)
+        for facet, reset in [("type", {"item_type": ""}), ("object", {"object": ""}), ("theme", {"theme": ""})]:
+            everything = search._facet_counts_sql(search.search(q, Filters(**{**vars(f), **reset})).order_by())
+            expected = {k: v for k, v in everything[facet].items() if k and v}
+            assert {r["value"]: r["count"] for r in counted[facet] if r["count"]} == expected, (q, f, facet)

@@ -506,50 +506,89 @@ class _Plan:
         return len(matches) / max(scanned, 1)
 
 
+_FACET_FILTER = {"type": "item_type", "depth": "depth", "object": "object", "organization": "organization",
+                 "theme": "theme", "region": "region"}
+_EMPTY = {"item_type": "", "depth": None, "object": "", "organization": None, "theme": "", "region": ""}
+
+
+def _facet_counts_sql(qs: QuerySet) -> dict[str, dict]:
+    """Per-facet value counts over a queryset of search rows (grouped in SQL)."""
+    def grouped(field: str) -> dict:
+        return {r[field]: r["n"] for r in qs.values(field).annotate(n=Count("item_id")).order_by()}
+
+    return {"type": grouped("item_type"), "depth": grouped("online_level"),
+            "object": {"person": qs.filter(for_person=True).count(), "legal": qs.filter(for_legal=True).count()},
+            "organization": grouped("organization"), "theme": grouped("themes__code"), "region": grouped("region_code")}
+
+
+def _facet_counts_rows(ids: list[int]) -> dict[str, dict]:
+    """The same counts over a bounded list of ids (read once, counted here)."""
+    from collections import Counter
+
+    counts: dict[str, Counter] = {k: Counter() for k in ("type", "depth", "object", "organization", "theme", "region")}
+    if not ids:
+        return counts
+    marks = ", ".join(["%s"] * len(ids))
+    for _, item_type, level, person, legal, org, region in _fetch(
+            "SELECT item_id, item_type, online_level, for_person, for_legal, organization_id, region_code "
+            f"FROM catalog_searchentry WHERE item_id IN ({marks})", ids):
+        counts["type"][item_type] += 1
+        counts["depth"][level] += 1
+        counts["object"]["person"] += bool(person)
+        counts["object"]["legal"] += bool(legal)
+        counts["organization"][org] += 1
+        counts["region"][region] += 1
+    through = SearchEntry.themes.through._meta.db_table
+    for (code,) in _fetch(f"SELECT th.code FROM {through} et JOIN catalog_theme th ON th.id = et.theme_id "
+                          f"WHERE et.searchentry_id IN ({marks})", ids):
+        counts["theme"][code] += 1
+    return counts
+
+
 def facets(q: str = "", filters: Filters | None = None) -> dict[str, list[dict]]:
     """Counts per facet value over the matching set (ignoring that facet's own filter). With search
-    terms, over the first COUNT_CAP matches in index order: exact when no more match."""
+    terms, over the first COUNT_CAP matches in index order (exact when no more match), read once
+    per distinct filter set and counted in Python; without, grouped in SQL over the catalog."""
     from yiwang.catalog.models import Theme
     from yiwang.core.models import Organization, Region
 
     base = filters or Filters()
     terms = split_terms(q)
+    by_filters: dict[tuple, dict[str, dict]] = {}
 
-    def matching(**reset) -> QuerySet:
-        f = dataclasses.replace(base, **reset)
-        if not terms:
-            return search(q, f).order_by()
-        # Over at most COUNT_CAP + 1 matches (all of them when there are no more): bounded work.
-        return SearchEntry.objects.filter(item_id__in=_Plan(q, f).capped_matches()[:COUNT_CAP])
+    def counts(facet: str) -> dict:
+        f = dataclasses.replace(base, **{_FACET_FILTER[facet]: _EMPTY[_FACET_FILTER[facet]]})
+        key = dataclasses.astuple(f)
+        if key not in by_filters:
+            if terms:
+                by_filters[key] = _facet_counts_rows(_Plan(q, f).capped_matches()[:COUNT_CAP])
+            else:
+                by_filters[key] = _facet_counts_sql(search(q, f).order_by())
+        return by_filters[key][facet]
+
+    def top(c: dict, n: int = 30) -> list[tuple]:
+        return sorted(((k, v) for k, v in c.items() if k and v), key=lambda kv: (-kv[1], str(kv[0])))[:n]
 
     out: dict[str, list[dict]] = {}
-    rows = matching(item_type="").values("item_type").annotate(n=Count("item_id"))
-    out["type"] = sorted(({"value": r["item_type"], "label": codes.ItemType(r["item_type"]).label,
-                           "count": r["n"]} for r in rows if r["item_type"] in codes.ItemType.values),
-                         key=lambda r: r["value"])
-    rows = matching(depth=None).values("online_level").annotate(n=Count("item_id"))
-    out["depth"] = sorted(({"value": r["online_level"], "label": codes.OnlineLevel(r["online_level"]).label,
-                            "count": r["n"]} for r in rows), key=lambda r: r["value"])
-    m = matching(object="")
-    out["object"] = [
-        {"value": "person", "label": "自然人", "count": m.filter(for_person=True).count()},
-        {"value": "legal", "label": "法人", "count": m.filter(for_legal=True).count()},
-    ]
-    rows = matching(organization=None).values("organization").annotate(n=Count("item_id")).order_by("-n")[:30]
-    names = dict(Organization.objects.filter(id__in=[r["organization"] for r in rows]).values_list("id", "name"))
-    out["organization"] = [{"value": r["organization"], "label": names.get(r["organization"], ""),
-                            "count": r["n"]} for r in rows]
-    rows = matching(theme="").values("themes__code").annotate(n=Count("item_id")).order_by("-n")
+    out["type"] = [{"value": k, "label": codes.ItemType(k).label, "count": v}
+                   for k, v in sorted(counts("type").items()) if k in codes.ItemType.values and v]
+    out["depth"] = [{"value": k, "label": codes.OnlineLevel(k).label, "count": v}
+                    for k, v in sorted(counts("depth").items()) if v]
+    obj = counts("object")
+    out["object"] = [{"value": "person", "label": "自然人", "count": obj.get("person", 0)},
+                     {"value": "legal", "label": "法人", "count": obj.get("legal", 0)}]
+    orgs = top(counts("organization"))
+    names = dict(Organization.objects.filter(id__in=[k for k, _ in orgs]).values_list("id", "name"))
+    out["organization"] = [{"value": k, "label": names.get(k, ""), "count": v} for k, v in orgs]
     theme_names = dict(Theme.objects.values_list("code", "name"))
-    out["theme"] = [{"value": r["themes__code"], "label": theme_names.get(r["themes__code"], ""),
-                     "count": r["n"]} for r in rows if r["themes__code"]][:30]
+    out["theme"] = [{"value": k, "label": theme_names.get(k, ""), "count": v} for k, v in top(counts("theme"))]
     # Regions: counties (and the city itself) with matching items.
-    rows = matching(region="").values("region_code").annotate(n=Count("item_id"))
     by_county: dict[str, int] = {}
-    for r in rows:
-        code = r["region_code"]
+    for code, n in counts("region").items():
+        if not n:
+            continue
         key = code[:6].ljust(12, "0") if code[4:6] != "00" else code[:4].ljust(12, "0")
-        by_county[key] = by_county.get(key, 0) + r["n"]
+        by_county[key] = by_county.get(key, 0) + n
     region_names = dict(Region.objects.filter(code__in=by_county).values_list("code", "name"))
     out["region"] = [{"value": k, "label": region_names.get(k, k), "count": v}
                      for k, v in sorted(by_county.items())]

@@ -418,6 +418,12 @@ def test_render_offers_autosave_to_the_script_when_asked():
     assert 'data-autosave-status' not in str(fs.render(RICH, {}, {}))
 
 
+def test_render_accepts_a_single_message_as_text():
+    html = str(fs.render(RICH, {}, {"seats": "请填写座位数 / Seats is required"}))
+    assert "请填写座位数 / Seats is required</p>" in field_html(html, "seats")
+    assert fs.summarise_errors(RICH, {"seats": "整数"})[0]["text"] == "整数"
+
+
 def test_render_returns_a_safe_string():
     from django.utils.safestring import SafeString
     assert isinstance(fs.render(RICH, {}, {}), SafeString)

@@ -998,14 +998,14 @@ def render(defn: Any, data: Mapping | None = None, errors: Mapping | None = None
     for number, section in enumerate(form.sections, 1):
         fields = []
         for field in section.fields:
-            field_errors = [str(e) for e in errors.get(field.name) or []]
+            field_errors = _messages_of(errors, field.name)
             ctx = _field_context(field, data.get(field.name), field_errors)
             fields.append(ctx)
             summary += [{"anchor": ctx["anchor"], "label": field.title, "message": e}
                         for e in field_errors]
         sections.append({"id": f"form-section-{number}", "title": section.title,
                          "description": section.description, "fields": fields})
-    general = [str(e) for e in errors.get("__all__") or []]
+    general = _messages_of(errors, "__all__")
     first_anchor = sections[0]["fields"][0]["anchor"] if sections else ""
     return render_to_string("applications/form/form.html", {
         "sections": sections, "summary": summary if error_summary else [],
@@ -1014,15 +1014,25 @@ def render(defn: Any, data: Mapping | None = None, errors: Mapping | None = None
     })
 
 
+def _messages_of(errors: Mapping, key: str) -> list[str]:
+    """One key's messages as a list of texts, whether given as a list or a single text."""
+    found = errors.get(key)
+    if not found:
+        return []
+    if isinstance(found, (str, bytes)) or not isinstance(found, (list, tuple)):
+        return [str(found)]
+    return [str(e) for e in found]
+
+
 def summarise_errors(defn: Any, errors: Mapping | None) -> list[dict[str, str]]:
     """Entries for the page's error summary, in the order of the form: ``label`` (the field's
     title), ``text`` (the message, which names the field) and ``href`` (``#f-<name>``)."""
     form = _compile(defn)
     errors = errors if isinstance(errors, Mapping) else {}
-    entries = [{"label": "", "text": str(e), "href": ""} for e in errors.get("__all__") or []]
+    entries = [{"label": "", "text": str(e), "href": ""} for e in _messages_of(errors, "__all__")]
     for name, field in form.fields.items():
         entries += [{"label": field.title, "text": str(e), "href": f"#f-{name}"}
-                    for e in errors.get(name) or []]
+                    for e in _messages_of(errors, name)]
     return entries
 
 

@@ -846,8 +846,8 @@ def _lookup(sources: Mapping, path: str) -> Any:
     for part in path.split("."):
         if isinstance(value, Mapping):
             value = value.get(part, _MISSING)
-        elif not part.startswith("_") and hasattr(value, part):
-            value = getattr(value, part)
+        elif not part.startswith("_"):
+            value = getattr(value, part, _MISSING)
         else:
             return _MISSING
         if value is _MISSING or callable(value):
@@ -885,7 +885,7 @@ def prefill(defn: Any, sources: Mapping[str, Any], data: Mapping | None = None) 
     of it with the gaps filled and what the applicant already wrote left alone.
     """
     form = _compile(defn)
-    result = dict(data or {})
+    result = dict(data) if isinstance(data, Mapping) else {}
     if not isinstance(sources, Mapping):
         return result
     for name, field in form.fields.items():

@@ -148,30 +148,34 @@ def test_the_worker_runs_an_enqueued_job_once(db_backend):
 
 
 def test_a_delayed_job_waits_for_its_time(db_backend):
-    jobs.enqueue(jobs_for_tests.probe, label="later", delay=0.3)
+    jobs.enqueue(jobs_for_tests.probe, label="later", delay=1)
     worker = job_queue.Worker(periodic=False)
     assert worker.run_once() is False
-    time.sleep(0.35)
+    time.sleep(1.05)
     assert worker.run_once() is True
     assert completed("later") == 1
 
 
 def test_a_failing_job_is_retried_with_growing_delays_until_it_succeeds(db_backend, tmp_path):
+    db_backend.YIWANG_JOBS_BACKOFF_SCALE = 0.5  # waits of 0.4–0.6 s, then 0.8–1.2 s
     attempts_file = tmp_path / "attempts"
     jobs.enqueue(jobs_for_tests.flaky, label="flaky", failures=2, attempts_file=str(attempts_file))
     worker = job_queue.Worker(periodic=False)
 
-    waits = []
+    shortest, longest = [], []
     for _ in range(2):
         job = job_queue.claim(worker.worker_id)
+        before = timezone.now()
         assert job_queue.run_claimed(job, worker.worker_id) == Job.Status.QUEUED
+        after = timezone.now()
+        assert job_queue.claim(worker.worker_id) is None  # not before its retry time
         job.refresh_from_db()
         assert job.status == Job.Status.QUEUED
         assert "planned failure of flaky" in job.last_error
-        waits.append((job.run_after - timezone.now()).total_seconds())
-        assert job_queue.claim(worker.worker_id) is None  # not before its retry time
-        time.sleep(max(waits[-1], 0) + 0.01)
-    assert waits[1] > waits[0] > 0
+        shortest.append((job.run_after - after).total_seconds())
+        longest.append((job.run_after - before).total_seconds())
+        time.sleep(max(longest[-1], 0) + 0.01)
+    assert shortest[1] > longest[0] > 0
 
     work_until(worker, lambda: completed("flaky"))
     job.refresh_from_db()
@@ -217,11 +221,11 @@ def test_a_second_enqueue_with_the_same_dedupe_key_is_a_no_op_while_the_first_wa
 
 def test_a_job_whose_worker_died_is_claimed_again_and_completes_once(db_backend):
     jobs.enqueue(jobs_for_tests.probe, label="orphan")
-    dead = job_queue.claim("worker-that-dies", lease=0.05)
+    dead = job_queue.claim("worker-that-dies", lease=1)
     assert dead.status == Job.Status.RUNNING
     assert job_queue.claim("worker-b") is None  # its lease still holds
 
-    time.sleep(0.1)
+    time.sleep(1.05)
     again = job_queue.claim("worker-b")
     assert again.pk == dead.pk and again.attempts == 2
     assert job_queue.run_claimed(again, "worker-b") == Job.Status.SUCCEEDED

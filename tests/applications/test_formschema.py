@@ -1001,6 +1001,7 @@ def form_page():
             '<link rel="stylesheet" href="/static/css/site.css"></head><body><main class="wrap">'
             f'<form method="post" action="/apply/"{form_attrs}><input type="hidden" '
             f'name="csrfmiddlewaretoken" value="csrf-token-1">{fields}{status}'
+            '<input type="file" name="material_1" id="material_1">'
             '<button class="button button-primary">提交</button></form></main></body></html>')
 
         def answer(route):
@@ -1049,6 +1050,8 @@ def test_script_hints_while_filling_in_and_clears_the_hint_once_fixed(form_page)
 def test_script_saves_the_draft_with_the_csrf_token_and_says_when(form_page):
     open_form, posts = form_page
     page = open_form(RICH, {"applicant_name": "张明华"})
+    page.set_input_files("#material_1", files=[{"name": "营业执照.pdf", "mimeType": "application/pdf",
+                                                 "buffer": b"%PDF-1.4 " + b"x" * 1000}])
     page.fill("#id_seats", "12")
     page.wait_for_function(
         "document.querySelector('[data-autosave-status]').textContent.includes('已自动保存')")
@@ -1056,6 +1059,7 @@ def test_script_saves_the_draft_with_the_csrf_token_and_says_when(form_page):
     assert len(posts) == 1 and posts[0]["token"] == "csrf-token-1"
     assert 'name="seats"\r\n\r\n12' in posts[0]["body"]
     assert 'name="applicant_name"\r\n\r\n张明华' in posts[0]["body"]
+    assert "material_1" not in posts[0]["body"]  # files wait for the submission
 
 
 @pytest.mark.e2e

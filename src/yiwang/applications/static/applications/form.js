@@ -152,8 +152,12 @@
       if (saving) { again = true; return; }
       saving = true;
       dirty = false;
+      // The fields only: files are uploaded when the applicant submits, not every few seconds.
+      var body = new FormData(form), files = [];
+      body.forEach(function (value, key) { if (typeof value !== "string") files.push(key); });
+      files.forEach(function (key) { body.delete(key); });
       fetch(url, {
-        method: "POST", body: new FormData(form), credentials: "same-origin",
+        method: "POST", body: body, credentials: "same-origin",
         headers: {
           "X-CSRFToken": csrfToken(form), "X-Requested-With": "XMLHttpRequest",
           "X-Autosave": "1", "Accept": "application/json"

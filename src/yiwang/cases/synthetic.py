@@ -37,6 +37,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import datetime as dt
+import enum
 import hashlib
 import json
 import random
@@ -63,6 +64,7 @@ from yiwang.cases.models import (
     Suspension,
 )
 from yiwang.core import audit, calendar
+from yiwang.core.fields import EncryptedTextField
 
 BATCH = 2000
 AUDIT_ACTION = "cases.synthetic.generate"
@@ -459,64 +461,105 @@ class _JSONText(str):
     """A JSON document already serialised (written as is)."""
 
 
-def _db_rows(fields: list[models.Field], objs: list[models.Model]) -> list[list[Any]]:
-    """Each object's column values as ``bulk_create`` would send them (encrypted fields encrypt here)."""
-    json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
-    rows = []
-    for obj in objs:
-        row = []
-        for f in fields:
-            if f.attname in json_fields:
-                value = getattr(obj, f.attname)
-                row.append(value if isinstance(value, _JSONText) else json.dumps(value, cls=f.encoder))
-            else:
-                row.append(f.get_db_prep_save(f.pre_save(obj, True), connection))
-        rows.append(row)
-    return rows
+class Row(dict):
+    """One row to insert, by attribute name (``case.status``), before it becomes column values."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
 
 
-def _allocate_pks(model: type[models.Model], objs: list[models.Model]) -> None:
-    table = model._meta.db_table
+class _Table:
+    """How the rows of one model become column values: the model's defaults for what a row does
+    not say, the model's own encrypted fields for personal data, JSON as text."""
+
+    def __init__(self, model: type[models.Model]):
+        self.model = model
+        self.fields = [f for f in model._meta.concrete_fields]
+        self.defaults = {f.attname: f.get_default() for f in self.fields if not f.primary_key}
+        for f in self.fields:  # values set by save() (auto_now): the generator always gives them
+            if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+                self.defaults.pop(f.attname, None)
+        self.encrypted = {f.attname: f for f in self.fields if isinstance(f, EncryptedTextField)}
+        self.json = {f.attname: f for f in self.fields if isinstance(f, models.JSONField)}
+
+    def new(self, **values: Any) -> Row:
+        row = Row(self.defaults)
+        row.update(values)
+        return row
+
+    def values(self, rows: list[Row], with_pk: bool) -> tuple[list[models.Field], list[list[Any]]]:
+        fields = [f for f in self.fields if with_pk or not f.primary_key]
+        generic = connection.vendor != "postgresql"
+        out = []
+        for row in rows:
+            values = []
+            for f in fields:
+                v = row.get(f.attname)
+                if f.attname in self.json:
+                    v = v if isinstance(v, _JSONText) else json.dumps(v, cls=f.encoder)
+                elif generic or f.attname in self.encrypted:
+                    v = f.get_db_prep_save(v, connection)
+                elif isinstance(v, enum.Enum):
+                    v = v.value
+                values.append(v)
+            out.append(values)
+        return fields, out
+
+
+_TABLES: dict[type, _Table] = {}
+
+
+def table(model: type[models.Model]) -> _Table:
+    if model not in _TABLES:
+        _TABLES[model] = _Table(model)
+    return _TABLES[model]
+
+
+def allocate_pks(model: type[models.Model], n: int) -> list[int]:
+    """Primary keys for ``n`` new rows, taken from the table's own sequence."""
+    db_table = model._meta.db_table
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            cur.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)",
-                        [len(objs)])
-            pks = [row[0] for row in cur.fetchall()]
-        else:  # one writer at a time: the batch's transaction already holds SQLite's write lock
-            cur.execute(f"SELECT COALESCE(MAX(id), 0) FROM {connection.ops.quote_name(table)}")
-            top = int(cur.fetchone()[0])
-            if connection.vendor == "sqlite":
-                cur.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
-                seq = cur.fetchone()
-                top = max(top, int(seq[0]) if seq else 0)
-            pks = list(range(top + 1, top + 1 + len(objs)))
-    for obj, pk in zip(objs, pks, strict=True):
-        obj.pk = pk
+            cur.execute(f"SELECT nextval(pg_get_serial_sequence('{db_table}', 'id')) FROM generate_series(1, %s)",
+                        [n])
+            return [row[0] for row in cur.fetchall()]
+        # one writer at a time: the batch's transaction already holds SQLite's write lock
+        cur.execute(f"SELECT COALESCE(MAX(id), 0) FROM {connection.ops.quote_name(db_table)}")
+        top = int(cur.fetchone()[0])
+        if connection.vendor == "sqlite":
+            cur.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [db_table])
+            seq = cur.fetchone()
+            top = max(top, int(seq[0]) if seq else 0)
+        return list(range(top + 1, top + 1 + n))
 
 
-def insert(model: type[models.Model], objs: list[models.Model], *, need_pk: bool = False) -> None:
-    """Insert ``objs`` (``need_pk``: give them primary keys first): COPY on PostgreSQL, else one
-    multi-row statement per chunk."""
-    if not objs:
+def insert(model: type[models.Model], rows: list[Row]) -> None:
+    """Insert ``rows`` (with their ``id`` if they carry one): COPY on PostgreSQL, else multi-row INSERTs."""
+    if not rows:
         return
-    if need_pk:
-        _allocate_pks(model, objs)
-    fields = [f for f in model._meta.concrete_fields if need_pk or not f.primary_key]
+    fields, values = table(model).values(rows, with_pk="id" in rows[0])
     quote = connection.ops.quote_name
     cols = ", ".join(quote(f.column) for f in fields)
-    rows = _db_rows(fields, objs)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cur, cur.cursor.copy(f"COPY {quote(model._meta.db_table)} ({cols}) FROM STDIN") \
-                as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    per = max(1, 900 // len(fields))
+    name = quote(model._meta.db_table)
     with connection.cursor() as cur:
-        for start in range(0, len(rows), per):
-            chunk = rows[start:start + per]
-            cur.execute(f"INSERT INTO {quote(model._meta.db_table)} ({cols}) VALUES " + ", ".join([marks] * len(chunk)),
+        if connection.vendor == "postgresql":
+            with cur.cursor.copy(f"COPY {name} ({cols}) FROM STDIN") as copy:
+                for v in values:
+                    copy.write_row(v)
+            return
+        marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        per = max(1, 900 // len(fields))
+        for start in range(0, len(values), per):
+            chunk = values[start:start + per]
+            cur.execute(f"INSERT INTO {name} ({cols}) VALUES " + ", ".join([marks] * len(chunk)),
                         [v for row in chunk for v in row])
 
 
@@ -575,6 +618,9 @@ class Generator:
         self.status_cum = list(_accumulate([w for _, w in STATUS_MIX]))
         self.yellow_days = services.yellow_days()
         self.yellow_until = self.cal.add(self.today, self.yellow_days)
+
+    def _new(self, model: type[models.Model], **values: Any) -> Row:
+        return table(model).new(**values)
 
     # --- time
     def _at(self, day: dt.date, earliest: dt.datetime | None = None) -> dt.datetime:
@@ -636,7 +682,7 @@ class Generator:
             suspension = {"running": running, "days": rng.randint(2, 10), "kind": rng.choice(Suspension.Kind.values)}
         return {"item": item, "tpl": tpl, "person": person, "firm": firm, "times": times, "suspension": suspension}
 
-    def build(self, plan: dict, number: str) -> tuple[Case, list, list, list, list, list]:
+    def build(self, plan: dict, case_id: int, number: str) -> tuple[Row, list, list, list, list, list]:
         rng, item, tpl, person, firm, times = (self.rng, plan["item"], plan["tpl"], plan["person"], plan["firm"],
                                                plan["times"])
         submitted = times[0]
@@ -651,8 +697,8 @@ class Generator:
             who = {"name": person.name, "id_number": person.id_number, "id_type": "111"}
         channel = "web" if rng.random() < 0.8 else "window"
         delivery = rng.choice(Case.Delivery.values)
-        case = Case(
-            number=number, query_code=f"{rng.randrange(10**6):06d}", item_id=item.item_id,
+        case = self._new(
+            Case, id=case_id, number=number, query_code=f"{rng.randrange(10**6):06d}", item_id=item.item_id,
             item_version_id=item.version_id, item_name=item.name, organization_id=item.organization_id,
             region_id=item.region_id, applicant_user_id=person.user_id,
             enterprise_id=firm.enterprise_id if firm else None, applicant_name=who["name"],
@@ -668,11 +714,11 @@ class Generator:
         materials = []
         for mid, name, required in item.materials:
             if required or rng.random() < 0.6:
-                materials.append(CaseMaterial(
-                    case=case, material_id=mid, name=name[:200], source=CaseMaterial.Source.WINDOW,
+                materials.append(self._new(
+                    CaseMaterial, case_id=case.id, material_id=mid, name=name[:200], source=CaseMaterial.Source.WINDOW,
                     original_name=f"{name}.pdf"[:120], size=rng.randint(40_000, 2_000_000),
                     sha256=f"{rng.getrandbits(256):064x}", content_type="application/pdf", uploaded_at=submitted))
-        events = [CaseEvent(case=case, at=submitted, actor_id=person.user_id, actor_name=person.name, role="",
+        events = [self._new(CaseEvent, case_id=case.id, at=submitted, actor_id=person.user_id, actor_name=person.name, role="",
                             on_behalf_of=on_behalf, action="submit", label="提交申请", from_status="",
                             to_status=Case.Status.SUBMITTED,
                             detail={"materials": len(materials), "channel": channel})]
@@ -695,8 +741,8 @@ class Generator:
                 if s.opened == index:
                     due = (self.cal.add(self._local_day(when), s.limit_days)
                            if s.limit_days and s.role != "applicant" else None)
-                    step_rows[s.task_id] = CaseStep(
-                        case=case, task_id=s.task_id, key=s.key, name=s.name, role=s.role, org_rule=s.org_rule,
+                    step_rows[s.task_id] = self._new(
+                        CaseStep, case_id=case.id, task_id=s.task_id, key=s.key, name=s.name, role=s.role, org_rule=s.org_rule,
                         organization_id=self._step_org(item, s, accepting_org), started_at=when,
                         limit_days=s.limit_days, due_date=due)
 
@@ -711,7 +757,7 @@ class Generator:
                     if row is not None and s.cancelled:
                         row.state, row.completed_at = CaseStep.State.CANCELLED, when
                 case.status_reason, case.completed_at = reason, when
-                events.append(CaseEvent(case=case, at=when, actor_id=person.user_id, actor_name=person.name,
+                events.append(self._new(CaseEvent, case_id=case.id, at=when, actor_id=person.user_id, actor_name=person.name,
                                         role="applicant", action="withdraw", label="申请人撤回", from_status=before,
                                         to_status=after, opinion=reason, detail={}))
                 continue
@@ -739,7 +785,7 @@ class Generator:
                 problems = [{"material": m.material_id, "text": rng.choice(CORRECTION_TEXTS)}
                             for m in rng.sample(materials, k=min(len(materials), rng.randint(1, 2)))] or [
                     {"material": None, "text": rng.choice(CORRECTION_TEXTS)}]
-                correction = Correction(case=case, problems=problems, requested_at=when, requested_by_id=handler_id)
+                correction = self._new(Correction, case_id=case.id, problems=problems, requested_at=when, requested_by_id=handler_id)
                 corrections.append(correction)
                 extra["problems"] = problems
                 if accepting_org is None:
@@ -750,13 +796,13 @@ class Generator:
                 for m in list(materials):
                     if m.material_id in redo and not m.superseded:
                         m.superseded = True
-                        materials.append(CaseMaterial(
-                            case=case, material_id=m.material_id, name=m.name, source=CaseMaterial.Source.WINDOW,
+                        materials.append(self._new(
+                            CaseMaterial, case_id=case.id, material_id=m.material_id, name=m.name, source=CaseMaterial.Source.WINDOW,
                             original_name=m.original_name, size=rng.randint(40_000, 2_000_000),
                             sha256=f"{rng.getrandbits(256):064x}", content_type="application/pdf", uploaded_at=when))
                 if correction is not None:
                     correction.resubmitted_at = when
-                events.append(CaseEvent(case=case, at=when, actor_id=person.user_id, actor_name=person.name,
+                events.append(self._new(CaseEvent, case_id=case.id, at=when, actor_id=person.user_id, actor_name=person.name,
                                         role="applicant", action="resubmit", label="补正后重新提交",
                                         from_status=before, to_status=after, opinion=opinion,
                                         detail={"materials": len(redo)}))
@@ -769,7 +815,7 @@ class Generator:
                 case.completed_at = when
             open_steps(index, when)
             label = f"{step_t.name}：{services.OUTCOME_LABELS.get(outcome, outcome)}"
-            events.append(CaseEvent(case=case, at=when, actor_id=handler_id, actor_name=handler_name,
+            events.append(self._new(CaseEvent, case_id=case.id, at=when, actor_id=handler_id, actor_name=handler_name,
                                     role=step_t.role, action=f"step.{key}", label=label, from_status=before,
                                     to_status=after, opinion=opinion, detail={"step": key, "outcome": outcome, **extra}))
             if sus is not None and index == tpl.accepted_at:
@@ -798,10 +844,10 @@ class Generator:
         status = tpl.actions[index - 1][3]
         kind = Suspension.Kind(sus["kind"])
         reason = f"依法组织{kind.label}"
-        s = Suspension(case=case, kind=kind.value, reason=reason, expected_days=sus["days"], started_at=start,
+        s = self._new(Suspension, case_id=case.id, kind=kind.value, reason=reason, expected_days=sus["days"], started_at=start,
                        started_by_id=staff.user_id if staff else None)
         actor = {"actor_id": staff.user_id if staff else None, "actor_name": staff.label if staff else "审查人员"}
-        events.append(CaseEvent(case=case, at=start, action="suspend", label=f"特别程序开始：{kind.label}",
+        events.append(self._new(CaseEvent, case_id=case.id, at=start, action="suspend", label=f"特别程序开始：{kind.label}",
                                 from_status=status, to_status=status, opinion=reason,
                                 detail={"kind": kind.value, "expected_days": sus["days"]}, **actor))
         case.lock_version += 1
@@ -823,7 +869,7 @@ class Generator:
                 r.due_date = self.cal.add(r.due_date, days)
         case.paused_days += days
         case.lock_version += 1
-        events.append(CaseEvent(case=case, at=end, action="resume",
+        events.append(self._new(CaseEvent, case_id=case.id, at=end, action="resume",
                                 label=f"特别程序结束：{kind.label}（{days} 个工作日不计时）",
                                 from_status=status, to_status=status, opinion=result, detail={"days": days},
                                 **actor))
@@ -871,7 +917,7 @@ class Generator:
         return dt.datetime.combine(day, dt.time(1, 0), self.tz).astimezone(dt.UTC)
 
     def _warning_event(self, status: str, level: str, at: dt.datetime, label: str) -> CaseEvent:
-        return CaseEvent(case=self._case, at=at, actor_id=None, actor_name="系统", action=f"warning.{level}",
+        return self._new(CaseEvent, case_id=self._case.id, at=at, actor_id=None, actor_name="系统", action=f"warning.{level}",
                          label=label, from_status=status, to_status=status, detail={})
 
 
@@ -907,24 +953,21 @@ def generate(n: int, *, seed: int = 1, progress: Callable[[int], None] | None = 
             wanted = Counter((p["item"].code, p["times"][0].astimezone(gen.tz).strftime("%Y%m%d")) for p in plans)
             firsts = reserve_numbers(wanted)
             cases, steps, events, materials, corrections, suspensions = [], [], [], [], [], []
-            for plan in plans:
+            for plan, case_id in zip(plans, allocate_pks(Case, len(plans)), strict=True):
                 key = (plan["item"].code, plan["times"][0].astimezone(gen.tz).strftime("%Y%m%d"))
                 seq = firsts[key]
                 firsts[key] = seq + 1
-                case, st, ev, ma, co, su = gen.build(plan, f"{key[0]}{key[1]}{seq:04d}")
+                case, st, ev, ma, co, su = gen.build(plan, case_id, f"{key[0]}{key[1]}{seq:04d}")
                 cases.append(case)
                 steps += st
-                events += ev
+                events += sorted(ev, key=lambda e: e.at)
                 materials += ma
                 corrections += co
                 suspensions += su
                 result.by_status[case.status] += 1
-            insert(Case, cases, need_pk=True)
-            for rows in (steps, events, materials, corrections, suspensions):
-                for row in rows:
-                    row.case_id = row.case.pk  # (drops the cached case: read case_id from here on)
+            insert(Case, cases)
             insert(CaseStep, steps)
-            insert(CaseEvent, sorted(events, key=lambda e: (e.case_id, e.at)))
+            insert(CaseEvent, events)
             insert(CaseMaterial, materials)
             insert(Correction, corrections)
             insert(Suspension, suspensions)

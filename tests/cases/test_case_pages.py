@@ -157,3 +157,42 @@ def test_case_store_exports_xlsx(client, applicant, item, people):
     rows = list(load_workbook(io.BytesIO(export.content)).active.values)
     assert rows[0][0] == "办件编号" and rows[1][0] == case.number
     assert applicant.person.name not in {v for row in rows for v in row}
+
+
+def test_next_step_keeps_everything_in_a_draft_and_check_page_submits(client, applicant, item, people):
+    from yiwang.applications.models import Draft, DraftFile
+
+    client.force_login(applicant)
+    url = f"/items/{item.implementation_code}/apply/"
+    first = item.published_version.materials.first()
+    partial = client.post(url, {**form_for(applicant), "step": "check", "delivery": "mail",
+                                f"material_{first.pk}": pdf("申请书.pdf")})
+    assert partial.status_code == 400 and "请上传" in partial.content.decode()
+    assert DraftFile.objects.count() == 1  # the good file is kept
+    assert "已上传：申请书.pdf" in client.get(url).content.decode()
+
+    rest = {f"material_{m.pk}": pdf(f"{m.name}.pdf") for m in item.published_version.materials.exclude(pk=first.pk)}
+    ok = client.post(url, {**form_for(applicant), "step": "check", "delivery": "mail", **rest})
+    assert ok.status_code == 302 and ok["Location"].endswith("/apply/check/")
+    check = client.get(ok["Location"]).content.decode()
+    assert "核对信息" in check and applicant.person.id_number in check and "申请书.pdf" in check and "邮寄送达" in check
+    assert not Case.objects.exists()
+
+    done = client.post(ok["Location"], {"idempotency_key": "check-1"})
+    case = Case.objects.get()
+    assert done["Location"] == f"/my/cases/{case.number}/submitted/"
+    assert case.delivery == "mail" and case.materials.count() == item.published_version.materials.count()
+    assert not Draft.objects.exists() and not DraftFile.objects.exists()
+
+
+def test_autosave_keeps_answers_but_not_files(client, applicant, item, people):
+    from yiwang.applications.models import DraftFile
+
+    client.force_login(applicant)
+    first = item.published_version.materials.first()
+    client.post(f"/items/{item.implementation_code}/apply/draft/",
+                {"description": "自动保存", f"material_{first.pk}": pdf()}, HTTP_X_AUTOSAVE="1")
+    assert not DraftFile.objects.exists()
+    client.post(f"/items/{item.implementation_code}/apply/draft/", {"description": "按钮保存",
+                                                                   f"material_{first.pk}": pdf()})
+    assert DraftFile.objects.count() == 1

@@ -96,6 +96,9 @@ def test_citizen_applies_and_downloads_the_decision_after_completion(live_server
     upload = tmp_path / "申请书.pdf"
     upload.write_bytes(PDF)
     citizen.locator("input[type=file]").first.set_input_files(str(upload))
+    citizen.get_by_role("button", name="下一步：核对信息").click()
+    citizen.wait_for_url("**/apply/check/")
+    assert "申请书.pdf" in citizen.content() and "在滨江路开一家小面馆" in citizen.content()
     citizen.get_by_role("button", name="提交申请").click()
     citizen.wait_for_url("**/submitted/")
     number = Case.objects.get().number

@@ -52,3 +52,64 @@ def copy_form(source, target) -> None:
     own = ItemForm.objects.filter(version=source).values_list("definition", flat=True).first()
     if own is not None:
         ItemForm.objects.update_or_create(version=target, defaults={"definition": own})
+
+
+# ----------------------------------------------------------------------------- drafts
+ALLOWED_MATERIAL_TYPES = (".pdf", ".jpg", ".jpeg", ".png", ".ofd")
+
+
+@transaction.atomic
+def save_draft(user, item, *, enterprise=None, data: dict, files: dict | None = None):
+    """Keep what the applicant has filled in and uploaded so far (each file checked on arrival)."""
+    import hashlib
+
+    from django.core.files.base import ContentFile
+
+    from yiwang.applications.models import Draft, DraftFile
+    from yiwang.core.uploads import check_upload
+
+    draft, _ = Draft.objects.select_for_update().get_or_create(user=user, item=item, enterprise=enterprise)
+    draft.data = json.dumps(data, ensure_ascii=False)
+    draft.save()
+    errors: dict[str, list[str]] = {}
+    materials = {m.pk: m for m in item.published_version.materials.all()}
+    for material_id, upload in (files or {}).items():
+        field = f"material_{material_id}"
+        if material_id not in materials:
+            continue
+        try:
+            checked = check_upload(upload, field, ALLOWED_MATERIAL_TYPES)
+        except ValidationFailed as exc:
+            errors.update(exc.fields)
+            continue
+        content = checked.read()
+        old = DraftFile.objects.filter(draft=draft, material_id=material_id).first()
+        if old is not None:
+            stale = old.file.name
+            transaction.on_commit(lambda name=stale, storage=old.file.storage: storage.delete(name))
+            old.delete()
+        df = DraftFile(draft=draft, material=materials[material_id], original_name=checked.name[:120],
+                       size=len(content), sha256=hashlib.sha256(content).hexdigest())
+        df.file.save(checked.name, ContentFile(content), save=False)
+        df.save()
+    audit.record("applications.draft.save", "Draft", draft.pk,
+                 detail={"item": item.implementation_code, "files": len(files or {})}, actor=audit.actor_name(user))
+    return draft, errors  # the answers and the good files are kept; the bad files are named
+
+
+def draft_files(draft) -> dict:
+    """The draft's materials as uploads the case services accept (material id → file)."""
+    from django.core.files.base import ContentFile
+
+    out = {}
+    for df in draft.files.all():
+        with df.file.open("rb") as fh:
+            out[df.material_id] = ContentFile(fh.read(), name=df.original_name)
+    return out
+
+
+def discard_draft(draft) -> None:
+    """After submission: the draft and its stored files go."""
+    names = [(df.file.storage, df.file.name) for df in draft.files.all()]
+    draft.delete()
+    transaction.on_commit(lambda: [storage.delete(name) for storage, name in names])

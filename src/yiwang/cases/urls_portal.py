@@ -6,6 +6,7 @@ from yiwang.cases import views_portal as v
 urlpatterns = [
     path("items/<str:code>/apply/", v.apply, name="case_apply"),
     path("items/<str:code>/apply/draft/", v.save_draft, name="case_draft"),
+    path("items/<str:code>/apply/check/", v.check, name="case_check"),
     path("my/cases/", v.my_cases, name="my_cases"),
     path("my/messages/", v.my_messages, name="my_messages"),
     path("my/cases/<str:number>/", v.case_detail, name="my_case"),

@@ -82,61 +82,141 @@ def _draft(request, item) -> Draft | None:
     return Draft.objects.filter(user=request.user, item=item, enterprise=getattr(request, "acting", None)).first()
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def apply(request, code: str):
-    """在线办理: the form, the materials, then 核对 and submit on the same page."""
-    item = _item(code)
+def _missing_materials(version, draft, supplied) -> dict[str, list[str]]:
+    have = set(draft.files.values_list("material_id", flat=True)) if draft else set()
+    return {f"material_{m.pk}": [f"请上传“{m.name}” / please upload \u201c{m.name}\u201d"]
+            for m in version.materials.all() if m.required and m.pk not in have and m.pk not in supplied}
+
+
+def _apply_page(request, item, definition, data, *, draft=None, error=None, errors=None, status=200):
     version = item.published_version
-    gate = apply_gate(request.user, version)
-    if gate.state != "ok":
-        return render(request, "cases/apply_gate.html", {"item": item, "version": version, "gate": gate},
-                      status=403)
-    definition = form_definition(version, _kind(request))
     materials = list(version.materials.all())
-    draft = _draft(request, item)
-    data = json.loads(draft.data) if draft and draft.data else formschema.prefill(definition, _sources(request))
-    errors: dict[str, list[str]] = {}
-    error = None
-    if request.method == "POST":
-        data = formschema.parse(definition, request.POST)
-        key = request.POST.get("idempotency_key", "")
-        try:
-            case = services.submit_application(
-                request.user, item=item, form_data=data, files=_files(request, version),
-                enterprise=getattr(request, "acting", None), idempotency_key=key,
-                delivery=request.POST.get("delivery", Case.Delivery.WINDOW))
-        except DomainError as exc:
-            error = exc
-            errors = {k.replace("form.", "", 1): v for k, v in exc.fields.items()}
-        else:
-            Draft.objects.filter(user=request.user, item=item, enterprise=getattr(request, "acting", None)).delete()
-            return redirect(reverse("case_submitted", args=[case.number]))
+    uploaded = {df.material_id: df for df in draft.files.all()} if draft else {}
     labels = {f"material_{m.pk}": m.name for m in materials}
     import secrets
 
     return render(request, "cases/apply.html", {
-        "item": item, "version": version, "materials": materials,
-        "form_html": formschema.render(definition, data, errors),
-        "error": error, "summary": _summary(error, definition, labels) if error else [], "errors": errors,
+        "item": item, "version": version, "materials": [(m, uploaded.get(m.pk)) for m in materials],
+        "form_html": formschema.render(definition, data, errors or {}),
+        "error": error, "summary": _summary(error, definition, labels) if error else [], "errors": errors or {},
         "idempotency_key": request.POST.get("idempotency_key") or secrets.token_urlsafe(16),
-        "deliveries": Case.Delivery.choices, "delivery": request.POST.get("delivery", "window"),
+        "deliveries": Case.Delivery.choices,
+        "delivery": request.POST.get("delivery") or (draft.delivery if draft else "window"),
         "draft_saved": draft.updated_at if draft else None,
-    }, status=error.status if error else 200)
+    }, status=status)
+
+
+def _gate(request, item):
+    gate = apply_gate(request.user, item.published_version)
+    if gate.state != "ok":
+        return render(request, "cases/apply_gate.html", {"item": item, "version": item.published_version,
+                                                         "gate": gate}, status=403)
+    return None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def apply(request, code: str):
+    """在线办理: fill in the form and upload the materials; 下一步 keeps them in a draft and shows
+    核对信息. A POST without ``step`` submits at once (for clients that check on their side)."""
+    from yiwang.applications import services as app_services
+
+    item = _item(code)
+    version = item.published_version
+    refused = _gate(request, item)
+    if refused is not None:
+        return refused
+    definition = form_definition(version, _kind(request))
+    acting = getattr(request, "acting", None)
+    draft = _draft(request, item)
+    if request.method == "GET":
+        data = json.loads(draft.data) if draft and draft.data else formschema.prefill(definition, _sources(request))
+        return _apply_page(request, item, definition, data, draft=draft)
+    data = formschema.parse(definition, request.POST)
+    if request.POST.get("step") == "check":
+        draft, file_errors = app_services.save_draft(request.user, item, enterprise=acting, data=data,
+                                                     files=_files(request, version))
+        delivery = request.POST.get("delivery", "window")
+        if delivery in Case.Delivery.values and draft.delivery != delivery:
+            Draft.objects.filter(pk=draft.pk).update(delivery=delivery)
+        from yiwang.cases import connectors
+
+        errors = {**{f"form.{k}": v for k, v in formschema.validate(definition, data).items()},
+                  **_missing_materials(version, draft, connectors.attachments(request.user, acting, version)),
+                  **file_errors}
+        if errors:
+            exc = DomainError("申请内容有误，请按提示修改 / some answers or materials need attention", fields=errors)
+            return _apply_page(request, item, definition, data, draft=draft, error=exc,
+                               errors={k.replace("form.", "", 1): v for k, v in errors.items()}, status=400)
+        return redirect(reverse("case_check", args=[code]))
+    try:
+        case = services.submit_application(
+            request.user, item=item, form_data=data, files=_files(request, version), enterprise=acting,
+            idempotency_key=request.POST.get("idempotency_key", ""),
+            delivery=request.POST.get("delivery", Case.Delivery.WINDOW))
+    except DomainError as exc:
+        return _apply_page(request, item, definition, data, draft=draft, error=exc,
+                           errors={k.replace("form.", "", 1): v for k, v in exc.fields.items()}, status=exc.status)
+    if draft is not None:
+        app_services.discard_draft(draft)
+    return redirect(reverse("case_submitted", args=[case.number]))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def check(request, code: str):
+    """核对信息: every answer and file as the applicant gave them, then 提交申请."""
+    from yiwang.applications import services as app_services
+    from yiwang.applications.selectors import answers
+
+    item = _item(code)
+    refused = _gate(request, item)
+    if refused is not None:
+        return refused
+    draft = _draft(request, item)
+    if draft is None:
+        return redirect(reverse("case_apply", args=[code]))
+    version = item.published_version
+    definition = form_definition(version, _kind(request))
+    data = json.loads(draft.data or "{}")
+    if request.method == "POST":
+        try:
+            with transaction.atomic():
+                case = services.submit_application(
+                    request.user, item=item, form_data=data, files=app_services.draft_files(draft),
+                    enterprise=getattr(request, "acting", None),
+                    idempotency_key=request.POST.get("idempotency_key", ""), delivery=draft.delivery or "window")
+                app_services.discard_draft(draft)
+        except DomainError as exc:
+            return _apply_page(request, item, definition, data, draft=draft, error=exc,
+                               errors={k.replace("form.", "", 1): v for k, v in exc.fields.items()},
+                               status=exc.status)
+        return redirect(reverse("case_submitted", args=[case.number]))
+    import secrets
+
+    files = {df.material_id: df for df in draft.files.all()}
+    return render(request, "cases/check.html", {
+        "item": item, "version": version, "answers": answers(definition, data, full=True),
+        "materials": [(m, files.get(m.pk)) for m in version.materials.all()],
+        "delivery": dict(Case.Delivery.choices).get(draft.delivery, "窗口领取"),
+        "idempotency_key": secrets.token_urlsafe(16),
+    })
 
 
 @login_required
 @require_POST
 def save_draft(request, code: str):
-    """Auto-save of the form (no files): called by the page script, or by the 保存草稿 button."""
+    """保存草稿: the answers (and, from the button, the chosen files); the page script calls it too."""
+    from yiwang.applications import services as app_services
+
     item = _item(code)
     definition = form_definition(item.published_version, _kind(request))
     data = formschema.parse(definition, request.POST)
-    with transaction.atomic():
-        draft, _ = Draft.objects.update_or_create(user=request.user, item=item,
-                                                  enterprise=getattr(request, "acting", None),
-                                                  defaults={"data": json.dumps(data, ensure_ascii=False)})
-    if request.headers.get("Accept", "").startswith("application/json") or request.headers.get("X-Autosave"):
+    # The page script saves answers as the applicant types; files come with 保存草稿 and 下一步.
+    files = {} if request.headers.get("X-Autosave") else _files(request, item.published_version)
+    draft, _errors = app_services.save_draft(request.user, item, enterprise=getattr(request, "acting", None),
+                                             data=data, files=files)
+    if request.headers.get("X-Autosave") or request.headers.get("Accept", "").startswith("application/json"):
         return JsonResponse({"saved_at": timezone.localtime(draft.updated_at).strftime("%H:%M")})
     return redirect(reverse("case_apply", args=[code]) + "?saved=1")
 

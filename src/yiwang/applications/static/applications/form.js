@@ -147,7 +147,7 @@
 
     function say(text) { if (status) status.textContent = text; }
 
-    function save() {
+    function save(leaving) {
       timer = null;
       if (saving) { again = true; return; }
       saving = true;
@@ -158,6 +158,7 @@
       files.forEach(function (key) { body.delete(key); });
       fetch(url, {
         method: "POST", body: body, credentials: "same-origin",
+        keepalive: leaving === true,  // lets the request finish while the page goes away
         headers: {
           "X-CSRFToken": csrfToken(form), "X-Requested-With": "XMLHttpRequest",
           "X-Autosave": "1", "Accept": "application/json"
@@ -192,7 +193,7 @@
     document.addEventListener("visibilitychange", function () {
       if (document.visibilityState === "hidden" && dirty) {
         if (timer) clearTimeout(timer);
-        save();
+        save(true);
       }
     });
   }

@@ -38,7 +38,7 @@ class ExternalDatabase:
             "YIWANG_JOBS_BACKEND": "db",
             "YIWANG_JOBS_MODULES": JOBS,
             "YIWANG_JOBS_POLL_SECONDS": "0.1",
-            "YIWANG_JOBS_LEASE_SECONDS": "1",
+            "YIWANG_JOBS_LEASE_SECONDS": "2",
             "YIWANG_JOBS_BACKOFF_SCALE": "0.05",
         }
 

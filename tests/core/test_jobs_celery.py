@@ -37,7 +37,7 @@ def test_celery_keeps_a_job_that_ran_out_of_attempts_as_failed(celery_worker, tm
 def test_celery_hands_the_job_of_a_killed_worker_to_another(celery_worker, tmp_path):
     # A queue of its own, with a short visibility timeout, so no other worker sees the job.
     env = {"YIWANG_CELERY_QUEUE": f"yiwang-test-kill-{uuid.uuid4().hex[:8]}",
-           "YIWANG_CELERY_VISIBILITY_TIMEOUT": "3", "YIWANG_CELERY_RESTORE_SECONDS": "1"}
+           "YIWANG_CELERY_VISIBILITY_TIMEOUT": "5", "YIWANG_CELERY_RESTORE_SECONDS": "1"}
     started = tmp_path / "started"
     first = start_celery(celery_worker, "celery-first", env)
     celery_worker.yiwang("jobs", "enqueue", f"{JOBS}.slow_probe", "--kwargs", json.dumps(

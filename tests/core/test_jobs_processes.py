@@ -13,9 +13,9 @@ from tests.core.job_processes import JOBS, moment, stop, wait_for
 def test_a_job_of_a_killed_worker_runs_to_completion_exactly_once(external_db, tmp_path):
     started = tmp_path / "started"
     first = external_db.worker("worker-first", "--no-periodic")
-    # The job outlasts the 1-second lease: only the extended lease keeps other workers off it.
+    # The job outlasts the 2-second lease: only the extended lease keeps other workers off it.
     external_db.yiwang("jobs", "enqueue", f"{JOBS}.slow_probe", "--kwargs", json.dumps(
-        {"label": "survivor", "seconds": 1.8, "started_file": str(started)}))
+        {"label": "survivor", "seconds": 3, "started_file": str(started)}))
     wait_for(lambda: started.exists() and started.read_text(), 30, "the first worker to start the job")
     assert external_db.job("slow_probe", "survivor")[:3] == ("running", 1, "worker-first")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import time
 import uuid
 
@@ -67,3 +68,15 @@ def test_celery_sends_a_job_with_a_pending_dedupe_key_once(celery_worker):
     wait_for(lambda: celery_worker.completed("celery-once"), 30, "the delayed job to run")
     time.sleep(1)
     assert celery_worker.completed("celery-once") == 1
+
+
+def test_celery_beat_triggers_the_periodic_jobs(celery_worker, tmp_path):
+    beat = celery_worker.start([sys.executable, "-m", "celery", "-A", "yiwang.celery", "beat",
+                                "-s", str(tmp_path / "beat-schedule"), "--pidfile", str(tmp_path / "beat.pid"),
+                                "-l", "INFO"], "celery-beat", {"YIWANG_CELERY_BEAT_SECONDS": "0.5"})
+    try:
+        wait_for(lambda: celery_worker.completed("heartbeat"), 30, "beat to trigger the heartbeat job")
+    finally:
+        stop(beat, timeout=30)
+    assert celery_worker.query("SELECT last_claimed_by FROM core_periodicjob "
+                               "WHERE name = %s", f"{JOBS}.heartbeat") == [("celery-beat",)]

@@ -50,6 +50,7 @@ def test_errors_come_back_on_the_page_with_a_summary_and_nothing_is_saved(client
     assert response.status_code == 400
     html = response.content.decode()
     assert "error-summary" in html and "请上传" in html
+    assert 'id="e-material_' in html  # and again beside each material
     assert not Case.objects.exists()
 
 

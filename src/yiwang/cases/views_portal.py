@@ -96,7 +96,9 @@ def _apply_page(request, item, definition, data, *, draft=None, error=None, erro
     import secrets
 
     return render(request, "cases/apply.html", {
-        "item": item, "version": version, "materials": [(m, uploaded.get(m.pk)) for m in materials],
+        "item": item, "version": version,
+        "materials": [{"m": m, "uploaded": uploaded.get(m.pk), "errors": (errors or {}).get(f"material_{m.pk}", [])}
+                      for m in materials],
         "form_html": formschema.render(definition, data, errors or {}),
         "error": error, "summary": _summary(error, definition, labels) if error else [], "errors": errors or {},
         "idempotency_key": request.POST.get("idempotency_key") or secrets.token_urlsafe(16),

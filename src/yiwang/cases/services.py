@@ -152,10 +152,11 @@ def _step_org(case: Case, org_rule: str):
     return case.organization
 
 
-def _open_steps(case: Case, now: dt.datetime) -> list[CaseStep]:
-    """Create a CaseStep for every task the engine now waits on (idempotent per task id)."""
+def _open_steps(case: Case, now: dt.datetime, known: set[str] | None = None) -> list[CaseStep]:
+    """Create a CaseStep for every task the engine now waits on (idempotent per task id;
+    ``known``: the task ids that already have a step, when the caller knows them)."""
     created = []
-    known = set(case.steps.values_list("task_id", flat=True))
+    known = set(case.steps.values_list("task_id", flat=True)) if known is None else known
     for task in workflow.ready_tasks(_xml(case), case.engine_state):
         if task.id in known:
             continue
@@ -169,11 +170,14 @@ def _open_steps(case: Case, now: dt.datetime) -> list[CaseStep]:
 
 
 def _status_after_engine(case: Case) -> str:
-    xml = _xml(case)
-    if workflow.is_finished(xml, case.engine_state):
-        result = workflow.result(xml, case.engine_state)
+    return _status_of_state(_xml(case), case.engine_state)
+
+
+def _status_of_state(xml: bytes, state: dict) -> str:
+    if workflow.is_finished(xml, state):
+        result = workflow.result(xml, state)
         return Case.Status.NOT_ACCEPTED if result == "not_accepted" else Case.Status.COMPLETED
-    keys = [t.key for t in workflow.ready_tasks(xml, case.engine_state)]
+    keys = [t.key for t in workflow.ready_tasks(xml, state)]
     for key in keys:
         if key in STATUS_OF_TASK:
             return STATUS_OF_TASK[key]
@@ -402,15 +406,15 @@ def _submit(user, *, item, form_data, files, enterprise, key, delivery, channel,
         raise ValidationFailed("申请内容有误，请按提示修改 / some answers or materials need attention", fields=errors)
     now = _now()
     definition = process_for(item)
-    state = workflow.start(definition.xml.encode("utf-8"),
-                           {"item": item.implementation_code, "case_type": version.case_type})
+    xml = definition.xml.encode("utf-8")
+    state = workflow.start(xml, {"item": item.implementation_code, "case_type": version.case_type})
     case = Case.objects.create(
         number=numbering.next_case_number(item.implementation_code, now), item=item, item_version=version,
         item_name=version.name, organization=item.organization, region=item.region, bundle=bundle,
         applicant_user=user, enterprise=enterprise, applicant_name=who["name"], applicant_id_number=who["id_number"],
         applicant_id_type=who["id_type"], contact_name=who["contact"], contact_mobile=who["mobile"] or "",
         form_data=json.dumps(form_data, ensure_ascii=False), channel=channel, delivery=delivery,
-        idempotency_key=key, status=Case.Status.SUBMITTED, process=definition, engine_state=state,
+        idempotency_key=key, status=_status_of_state(xml, state), process=definition, engine_state=state,
         submitted_at=now, limit_days=version.promised_limit_days, statutory_days=version.statutory_limit_days)
     for material, upload, data in uploads:
         _store_material(case, material, upload, data, now)
@@ -419,16 +423,15 @@ def _submit(user, *, item, form_data, files, enterprise, key, delivery, channel,
         CaseMaterial.objects.create(case=case, material=material, name=material.name, source=found.source,
                                     reference=found.reference[:200], original_name=found.name[:120],
                                     uploaded_at=now)
-    _open_steps(case, now)
-    case.status = _status_after_engine(case)
-    case.save(update_fields=["status"])
+    _open_steps(case, now, known=set())
     from yiwang.identity.acting import on_behalf_of
 
     _event(case, user, "submit", "提交申请", on_behalf_of=on_behalf_of(enterprise),
            detail={"materials": len(uploads), "channel": channel})
-    _audit(case, "submit", user, None, {"item": item.implementation_code, "materials": len(uploads)})
     _publish(case, "submitted")
     notify(user, case, f"您的申请“{case.item_name}”已提交，办件编号 {case.number}，查询码 {case.query_code}。")
+    # Last: the audit entry takes the chain's lock, held until commit; every submission waits for it.
+    _audit(case, "submit", user, None, {"item": item.implementation_code, "materials": len(uploads)})
     return case
 
 

@@ -222,3 +222,57 @@ def test_a_deactivated_subscription_gets_nothing_more(db_queue, receiver, org_a,
 
     delivery = WebhookDelivery.objects.get()
     assert hook.requests == [] and "停用" in delivery.last_error
+
+
+# ----------------------------------------------------------------------------- where each event fires
+def _events(case) -> list[str]:
+    return list(WebhookDelivery.objects.filter(case_number=case.number).order_by("id")
+                .values_list("event_type", flat=True))
+
+
+@pytest.fixture
+def everything(org_a, org_admin_a):
+    """A subscription to every event; nothing is sent (the test's transaction never commits)."""
+    return subscribe(org_admin_a, org_a, "https://dept.example.cn/hooks", events=list(EVENT_TYPES))[0]
+
+
+def test_corrections_resubmission_and_refusal_of_acceptance_fire_their_events(everything, applicant, item, people):
+    from tests.cases.conftest import pdf
+    from yiwang.cases import services as case_services
+
+    case = submit(applicant, item)
+    material = item.published_version.materials.first()
+    case = act(people["clerk"], case, "pre_review", "correct", problems=[{"material": material.pk, "text": "未签字"}])
+    case = case_services.resubmit_correction(applicant, case, files={material.pk: pdf("签字版.pdf")})
+    case = act(people["clerk"], case, "pre_review", "reject", opinion="不属于本机关职责")
+    assert _events(case) == ["submitted", "step_completed", "correction_requested", "resubmitted",
+                             "step_completed", "not_accepted"]
+
+
+def test_suspension_extension_warning_completion_and_withdrawal_fire_their_events(everything, applicant, item,
+                                                                                  people):
+    import datetime as dt
+
+    from yiwang.cases import numbering
+    from yiwang.cases import services as case_services
+    from yiwang.cases.models import Case
+
+    case = act(people["clerk"], submit(applicant, item), "pre_review", "accept")
+    case = Case.objects.get(pk=case.pk)
+    case_services.suspend(people["reviewer"], case, kind="expert", reason="专家评审", expected_days=3)
+    case_services.resume(people["reviewer"], Case.objects.get(pk=case.pk), result="评审通过")
+    ext = case_services.request_extension(people["reviewer"], Case.objects.get(pk=case.pk), days=5, reason="会商")
+    case_services.decide_extension(people["approver"], ext, approve=True, opinion="同意")
+    Case.objects.filter(pk=case.pk).update(due_date=numbering.local_day() - dt.timedelta(days=3))
+    case_services.sweep_time_limits()
+    for key, outcome, who in (("review", "pass", "reviewer"), ("decide", "approve", "approver"),
+                              ("produce", "produced", "reviewer"), ("deliver", "delivered", "clerk")):
+        case = act(people[who], case, key, outcome)
+    assert _events(case) == ["submitted", "step_completed", "accepted", "suspended", "resumed", "extended",
+                             "warning", "step_completed", "step_completed", "decided", "step_completed",
+                             "step_completed", "completed"]
+    warning = json.loads(WebhookDelivery.objects.get(event_type="warning").body)
+    assert warning["data"]["warning"] == "red"
+
+    withdrawn = case_services.withdraw(applicant, submit(applicant, item), reason="重新申请")
+    assert _events(withdrawn) == ["submitted", "withdrawn"]

@@ -73,6 +73,12 @@ class WebhookDelivery(models.Model):
         # One event goes to several subscriptions under the same CloudEvents id.
         constraints = [models.UniqueConstraint(fields=["subscription", "event_id"], name="unique_webhook_event")]
 
+    @property
+    def event_label(self) -> str:
+        from yiwang.exchange.webhooks import EVENT_TYPES
+
+        return EVENT_TYPES.get(self.event_type, self.event_type)
+
 
 class DepartmentClient(models.Model):
     """部门系统: an OAuth 2 client (client credentials) bound to one organisation.

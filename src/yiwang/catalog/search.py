@@ -511,14 +511,28 @@ _FACET_FILTER = {"type": "item_type", "depth": "depth", "object": "object", "org
 _EMPTY = {"item_type": "", "depth": None, "object": "", "organization": None, "theme": "", "region": ""}
 
 
-def _facet_counts_sql(qs: QuerySet) -> dict[str, dict]:
-    """Per-facet value counts over a queryset of search rows (grouped in SQL)."""
-    def grouped(field: str) -> dict:
-        return {r[field]: r["n"] for r in qs.values(field).annotate(n=Count("item_id")).order_by()}
+class _FacetCountsSQL(dict):
+    """Per-facet value counts over a queryset of search rows, each grouped in SQL when first asked."""
 
-    return {"type": grouped("item_type"), "depth": grouped("online_level"),
-            "object": {"person": qs.filter(for_person=True).count(), "legal": qs.filter(for_legal=True).count()},
-            "organization": grouped("organization"), "theme": grouped("themes__code"), "region": grouped("region_code")}
+    _FIELDS = {"type": "item_type", "depth": "online_level", "organization": "organization",
+               "theme": "themes__code", "region": "region_code"}
+
+    def __init__(self, qs: QuerySet):
+        super().__init__()
+        self.qs = qs
+
+    def __missing__(self, facet: str) -> dict:
+        if facet == "object":
+            value = {"person": self.qs.filter(for_person=True).count(), "legal": self.qs.filter(for_legal=True).count()}
+        else:
+            field = self._FIELDS[facet]
+            value = {r[field]: r["n"] for r in self.qs.values(field).annotate(n=Count("item_id")).order_by()}
+        self[facet] = value
+        return value
+
+
+def _facet_counts_sql(qs: QuerySet) -> dict[str, dict]:
+    return _FacetCountsSQL(qs)
 
 
 def _facet_counts_rows(ids: list[int]) -> dict[str, dict]:

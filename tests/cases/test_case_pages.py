@@ -197,3 +197,10 @@ def test_autosave_keeps_answers_but_not_files(client, applicant, item, people):
     client.post(f"/items/{item.implementation_code}/apply/draft/", {"description": "按钮保存",
                                                                    f"material_{first.pk}": pdf()})
     assert DraftFile.objects.count() == 1
+
+
+def test_my_todo_shows_my_role_and_my_organisations_todo_shows_every_step(client, applicant, item, people):
+    case = act(people["clerk"], submit(applicant, item), "pre_review", "accept")  # now waiting for a reviewer
+    sign_in_staff(client, people["approver"])
+    assert case.number not in client.get("/office/cases/").content.decode()
+    assert case.number in client.get("/office/cases/", {"scope": "org"}).content.decode()

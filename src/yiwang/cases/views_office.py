@@ -27,20 +27,23 @@ PAGE_SIZE = 25
 HANDLING_ROLES = (Role.CLERK, Role.REVIEWER, Role.APPROVER)
 
 
-def _my_steps(user):
-    """Open steps the user may act on: their roles, in their organisations or their window's region."""
+def _my_steps(user, *, whole_organisation: bool = False):
+    """Open steps the user may act on (their roles, in their organisations or their window's
+    region); with ``whole_organisation``, every open step of those organisations, whatever the role."""
     staff = scoping.staff_of(user)
     if staff is None:
         return CaseStep.objects.none()
     roles = [r for r in HANDLING_ROLES if scoping.has_role(user, r)]
-    if not roles:
+    if not roles and not whole_organisation:
         return CaseStep.objects.none()
-    qs = CaseStep.objects.filter(state=CaseStep.State.OPEN, role__in=roles)
+    qs = CaseStep.objects.filter(state=CaseStep.State.OPEN).exclude(role="applicant")
+    if not whole_organisation:
+        qs = qs.filter(role__in=roles)
     if scoping.is_platform_admin(user):
         return qs
     org_steps = Q(org_rule__in=("owner", "owner_parent"), organization_id__in=scoping.visible_organization_ids(user))
     window = Q(pk__in=[])
-    if Role.CLERK in roles:
+    if Role.CLERK in roles or (whole_organisation and Role.CLERK in staff.roles):
         window = Q(org_rule="window", case__organization_id=staff.organization_id)
         if staff.organization.kind in services.WINDOW_KINDS:
             from yiwang.core.validators import division_prefix
@@ -52,8 +55,9 @@ def _my_steps(user):
 @staff_required
 def todo(request):
     """待办: steps waiting for me, soonest due first, with time left."""
-    qs = _my_steps(request.user).select_related("case", "case__organization").exclude(
-        case__status__in=Case.FINAL_STATUSES)
+    scope = "org" if request.GET.get("scope") == "org" else "mine"
+    qs = _my_steps(request.user, whole_organisation=scope == "org").select_related(
+        "case", "case__organization").exclude(case__status__in=Case.FINAL_STATUSES)
     status = request.GET.get("status", "")
     if status in Case.Status.values:
         qs = qs.filter(case__status=status)
@@ -69,7 +73,7 @@ def todo(request):
     rows = [{"step": s, "case": s.case, "left": _left(s)} for s in page.object_list]
     return render(request, "cases/office/todo.html", {
         "page": page, "rows": rows, "status": status, "q": q, "statuses": Case.Status.choices,
-        "overdue": bool(request.GET.get("overdue")), "sort": order,
+        "overdue": bool(request.GET.get("overdue")), "sort": order, "scope": scope,
     })
 
 

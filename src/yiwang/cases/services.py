@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -409,7 +410,7 @@ def _submit(user, *, item, form_data, files, enterprise, key, delivery, channel,
     xml = definition.xml.encode("utf-8")
     state = workflow.start(xml, {"item": item.implementation_code, "case_type": version.case_type})
     case = Case.objects.create(
-        number=numbering.next_case_number(item.implementation_code, now), item=item, item_version=version,
+        number=f"~{uuid.uuid4().hex}", item=item, item_version=version,  # numbered below
         item_name=version.name, organization=item.organization, region=item.region, bundle=bundle,
         applicant_user=user, enterprise=enterprise, applicant_name=who["name"], applicant_id_number=who["id_number"],
         applicant_id_type=who["id_type"], contact_name=who["contact"], contact_mobile=who["mobile"] or "",
@@ -424,6 +425,10 @@ def _submit(user, *, item, form_data, files, enterprise, key, delivery, channel,
                                     reference=found.reference[:200], original_name=found.name[:120],
                                     uploaded_at=now)
     _open_steps(case, now, known=set())
+    # The day's sequence is drawn late: its counter row stays locked until commit, and every
+    # submission of the item that day waits for it.
+    case.number = numbering.next_case_number(item.implementation_code, now)
+    Case.objects.filter(pk=case.pk).update(number=case.number)
     from yiwang.identity.acting import on_behalf_of
 
     _event(case, user, "submit", "提交申请", on_behalf_of=on_behalf_of(enterprise),

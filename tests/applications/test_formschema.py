@@ -581,6 +581,28 @@ def test_overlong_answers_are_refused_before_any_pattern_runs():
                                       f"most {fs.MAX_TEXT} characters"]
 
 
+def test_answers_are_listed_in_words_for_checking_before_submission():
+    rows = fs.answer_rows(RICH, {**VALID, "email": ""})
+    shown = {r["name"]: r["value"] for r in rows}
+    assert [r["name"] for r in rows][:4] == ["applicant_name", "id_number", "mobile", "gender"]
+    assert "email" not in shown
+    assert shown["gender"] == "女"
+    assert shown["services"] == "热食、饮品"
+    assert shown["delivery"] == "否" and shown["agree"] == "是"
+    assert shown["seats"] == "40"
+    assert rows[1]["title"] == "公民身份号码" and rows[1]["format"] == "id_number"
+    assert rows[1]["section"] == "申请人"
+    assert fs.answer_rows(RICH, "nonsense") == []
+
+
+def test_fields_are_described_in_layout_order():
+    described = fs.fields(RICH)
+    assert list(described) == fs.field_names(RICH)
+    assert described["uscc"].format == "uscc"  # implied by its widget
+    assert described["gender"].options == (("M", "男"), ("F", "女"))
+    assert described["seats"].required and not described["email"].required
+
+
 # ---------------------------------------------------------------- prefill
 
 def test_prefill_takes_flat_or_nested_sources():

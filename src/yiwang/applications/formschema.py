@@ -40,7 +40,7 @@ except ImportError:  # pragma: no cover
 __all__ = [
     "FormDefinitionError", "WIDGETS", "PREFILL_SOURCES", "FORMATS",
     "check_definition", "render", "parse", "validate", "prefill", "merge", "split",
-    "default_definition", "field_names", "summarise_errors",
+    "default_definition", "field_names", "fields", "answer_rows", "summarise_errors",
 ]
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -663,6 +663,37 @@ def check_definition(defn: Any) -> None:
 def field_names(defn: Any) -> list[str]:
     """The definition's field names in layout order."""
     return list(_compile(defn).fields)
+
+
+def fields(defn: Any) -> dict[str, Field]:
+    """The definition's fields in layout order, as read-only ``Field`` records (name, type,
+    title, widget, hint, prefill, required, format, options as (value, label) pairs)."""
+    return dict(_compile(defn).fields)
+
+
+def answer_rows(defn: Any, data: Mapping) -> list[dict[str, str]]:
+    """核对信息: each answered field in layout order as ``title`` and ``value`` shown in words
+    (option labels, 是/否, lists joined with 、), with its ``name``, ``section``, ``format`` and
+    ``widget`` so that a page can mask ID numbers or mobiles."""
+    form = _compile(defn)
+    data = data if isinstance(data, Mapping) else {}
+    rows = []
+    for section in form.sections:
+        for field in section.fields:
+            value = data.get(field.name)
+            if _empty(value if value is not None else _MISSING):
+                continue
+            labels = dict(field.options)
+            if isinstance(value, bool):
+                shown = "是" if value else "否"
+            elif isinstance(value, list):
+                shown = "、".join(str(labels.get(_as_text(v), v)) for v in value)
+            else:
+                shown = str(labels.get(_as_text(value), _as_text(value)))
+            rows.append({"name": field.name, "title": field.title, "value": shown,
+                         "section": section.title, "format": field.format,
+                         "widget": field.widget})
+    return rows
 
 
 def _messages(field: Field) -> dict[str, str]:

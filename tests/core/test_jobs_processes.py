@@ -1,11 +1,17 @@
 """Background jobs across real processes: ``yiwang worker`` killed mid-job and two workers
-sharing periodic jobs, on a SQLite file and on PostgreSQL (helpers in job_processes.py)."""
+sharing periodic jobs, on a SQLite file and on PostgreSQL; ``yiwang serve`` with its worker
+(helpers in job_processes.py)."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import signal
+import socket
+import sys
+import urllib.request
+
+import pytest
 
 from tests.core.job_processes import JOBS, moment, stop, wait_for
 
@@ -55,3 +61,31 @@ def test_two_workers_run_a_periodic_job_once_per_period(external_db):
     assert succeeded == external_db.completed("heartbeat") >= 3  # each triggered job ran once
     claimed_by = external_db.query("SELECT last_claimed_by FROM core_periodicjob")[0][0]
     assert claimed_by in ("periodic-a", "periodic-b")
+
+
+def test_serve_runs_a_job_worker_beside_the_web_server_and_stops_both(external_db):
+    if not external_db.url.startswith("sqlite"):
+        pytest.skip("`yiwang serve` with its worker is the embedded setup: checked on SQLite")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serve = external_db.start([sys.executable, "-m", "yiwang", "serve", "--bind", f"127.0.0.1:{port}",
+                               "--workers", "1"], "serve")
+    try:
+        external_db.yiwang("jobs", "enqueue", f"{JOBS}.probe", "--kwargs", '{"label": "served"}')
+        wait_for(lambda: external_db.completed("served"), 30, "the worker started by serve")
+        health = wait_for(lambda: _get(f"http://127.0.0.1:{port}/healthz"), 30, "the web server")
+        assert health == 200
+    finally:
+        code = stop(serve, timeout=40)
+    assert code == 0
+    log = external_db.log("serve")
+    assert f"http://127.0.0.1:{port}/" in log and "job worker stopped" in log
+
+
+def _get(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except OSError:
+        return None

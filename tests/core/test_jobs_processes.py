@@ -18,27 +18,27 @@ from tests.core.job_processes import JOBS, moment, stop, wait_for
 
 def test_a_job_of_a_killed_worker_runs_to_completion_exactly_once(external_db, tmp_path):
     started = tmp_path / "started"
-    first = external_db.worker("worker-first", "--no-periodic")
-    # The job outlasts the 2-second lease: only the extended lease keeps other workers off it.
+    workers = {name: external_db.worker(name, "--no-periodic") for name in ("w1", "w2", "w3")}
+    # The job outlasts the 2-second lease: only the extended lease keeps the idle workers off it.
     external_db.yiwang("jobs", "enqueue", f"{JOBS}.slow_probe", "--kwargs", json.dumps(
-        {"label": "survivor", "seconds": 3, "started_file": str(started)}))
-    wait_for(lambda: started.exists() and started.read_text(), 30, "the first worker to start the job")
-    assert external_db.job("slow_probe", "survivor")[:3] == ("running", 1, "worker-first")
-
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    others = [external_db.worker(name, "--no-periodic") for name in ("worker-second", "worker-third")]
+        {"label": "survivor", "seconds": 2.5, "started_file": str(started)}))
     try:
+        wait_for(lambda: started.exists() and started.read_text(), 30, "a worker to start the job")
+        status, attempts, victim, _, _ = external_db.job("slow_probe", "survivor")
+        assert (status, attempts) == ("running", 1)
+        workers[victim].send_signal(signal.SIGKILL)
+        workers.pop(victim).wait()
+
         wait_for(lambda: external_db.job("slow_probe", "survivor")[0] == "succeeded", 30,
                  "another worker to finish the job")
         _, attempts, locked_by, _, _ = external_db.job("slow_probe", "survivor")
-        assert attempts == 2 and locked_by in ("worker-second", "worker-third")
+        assert attempts == 2 and locked_by in workers
         assert len(started.read_text().splitlines()) == 2  # killed once, then run through once
         assert external_db.completed("survivor") == 1
     finally:
-        codes = [stop(worker) for worker in others]
-    assert codes == [0, 0]  # SIGTERM: a clean stop
-    assert "job worker stopped: worker-second" in external_db.log("worker-second")
+        codes = {name: stop(worker) for name, worker in workers.items()}
+    assert set(codes.values()) == {0}  # SIGTERM: a clean stop
+    assert all(f"job worker stopped: {name}" in external_db.log(name) for name in codes)
 
 
 def test_two_workers_run_a_periodic_job_once_per_period(external_db):

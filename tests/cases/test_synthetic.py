@@ -251,3 +251,14 @@ def synthetic_count() -> int:
     from yiwang.demo import cases as demo_cases
 
     return demo_cases.SYNTHETIC
+
+
+def test_the_to_do_count_is_exact_up_to_the_cap_and_a_lower_bound_beyond(generated, client, people, monkeypatch):
+    from tests.cases.test_case_pages import sign_in_staff
+    from yiwang.cases import views_office
+
+    sign_in_staff(client, people["clerk"])
+    exact = views_office._my_steps(people["clerk"]).count()
+    assert f"共 {exact} 个待办环节" in client.get("/office/cases/").content.decode()
+    monkeypatch.setattr(views_office, "COUNT_CAP", exact - 1)
+    assert f"共 {exact - 1}+ 个待办环节" in client.get("/office/cases/").content.decode()

@@ -10,20 +10,36 @@ from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.views.decorators.http import require_POST
 
 from yiwang.cases import services
 from yiwang.cases.models import Case, CaseStep, Extension, Suspension
 from yiwang.cases.views_portal import progress_stages
-from yiwang.core import calendar
 from yiwang.catalog import services as catalog_services
 from yiwang.catalog.views_office import catalog_admin_required
+from yiwang.core import calendar
 from yiwang.core.errors import DomainError, NotFound, ValidationFailed
 from yiwang.core.views_office import staff_required
 from yiwang.identity import scoping
 from yiwang.identity.models import Role
 
 PAGE_SIZE = 25
+COUNT_CAP = 1000  # to-do counts are exact up to here; beyond, "1000+"
+
+
+class CappedPaginator(Paginator):
+    """Counts at most ``COUNT_CAP + 1`` rows (a window's to-do list can hold a whole city's cases)."""
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[:COUNT_CAP + 1].count()
+
+    @property
+    def count_label(self) -> str:
+        return f"{COUNT_CAP}+" if self.count > COUNT_CAP else str(self.count)
+
+
 HANDLING_ROLES = (Role.CLERK, Role.REVIEWER, Role.APPROVER)
 
 
@@ -69,7 +85,7 @@ def todo(request):
     order = request.GET.get("sort", "due")
     qs = qs.order_by("-case__submitted_at") if order == "new" else qs.order_by(
         "due_date", "case__due_date", "started_at")
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [{"step": s, "case": s.case, "left": _left(s)} for s in page.object_list]
     return render(request, "cases/office/todo.html", {
         "page": page, "rows": rows, "status": status, "q": q, "statuses": Case.Status.choices,

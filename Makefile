@@ -31,7 +31,7 @@ test: install
 
 e2e: install
 	@scripts/ensure-system-packages --browser
-	@$(BIN)/pytest -m e2e tests/e2e
+	@$(BIN)/pytest -m e2e tests
 
 bench: install
 	@$(BIN)/python bench/bench_catalog.py --items 100000 --db both

@@ -20,24 +20,14 @@ def answers(definition: dict, data: dict, *, full: bool = False) -> list[dict]:
     from yiwang.core.masking import mask_address, mask_id_number, mask_phone
 
     try:
-        fields = formschema._compile(definition).fields
+        rows = formschema.answer_rows(definition, data)
     except formschema.FormDefinitionError:
-        return [{"title": k, "value": v} for k, v in data.items()]
+        return [{"title": k, "value": str(v)} for k, v in data.items()]
     masks = {"id_number": mask_id_number, "mobile": mask_phone, "address": mask_address}
     out = []
-    for name, field in fields.items():
-        if name not in data or data[name] in ("", None, [], {}):
-            continue
-        value = data[name]
-        if isinstance(value, bool):
-            shown = "是" if value else "否"
-        elif isinstance(value, list):
-            labels = dict(field.options)
-            shown = "、".join(str(labels.get(v, v)) for v in value)
-        else:
-            shown = str(dict(field.options).get(value, value)) if field.options else str(value)
-        kind = field.format if field.format in masks else field.widget if field.widget in masks else ""
-        if kind and not full:
-            shown = masks[kind](shown)
-        out.append({"title": field.title, "value": shown})
+    for row in rows:
+        kind = row.get("format") if row.get("format") in masks else row.get("widget") \
+            if row.get("widget") in masks else ""
+        value = masks[kind](row["value"]) if kind and not full else row["value"]
+        out.append({"title": row["title"], "value": value})
     return out

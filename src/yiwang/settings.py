@@ -199,6 +199,8 @@ YIWANG_CELERY_BEAT_SECONDS = float(os.environ.get("YIWANG_CELERY_BEAT_SECONDS", 
 # ---- end of background jobs ----
 # Webhooks may target http://localhost or 127.0.0.1 (development); otherwise https only.
 YIWANG_WEBHOOKS_ALLOW_HTTP_LOOPBACK = env_bool("YIWANG_WEBHOOKS_ALLOW_HTTP_LOOPBACK", not PRODUCTION and DEBUG)
+# Internal networks webhook targets may be in (department systems on the government network), as CIDRs.
+YIWANG_WEBHOOKS_ALLOWED_NETWORKS = env_list("YIWANG_WEBHOOKS_ALLOWED_NETWORKS", "")
 
 # Security headers and cookies
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -222,9 +222,48 @@ def _headers(delivery, secret: str) -> dict[str, str]:
             "Yiwang-Event-Type": TYPE_PREFIX + delivery.event_type}
 
 
+def allowed_networks() -> list:
+    import ipaddress
+
+    return [ipaddress.ip_network(n.strip(), strict=False)
+            for n in getattr(settings, "YIWANG_WEBHOOKS_ALLOWED_NETWORKS", []) if n.strip()]
+
+
+def address_problem(url: str) -> str | None:
+    """Refuse targets that resolve to internal addresses (loopback, private, link-local, reserved,
+    multicast) unless the operator listed their network in ``YIWANG_WEBHOOKS_ALLOWED_NETWORKS``
+    (department systems on the government network) — or it is loopback and http loopback is
+    allowed (development and tests). Checked before every attempt."""
+    import ipaddress
+    import socket
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80),
+                                   proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        return f"无法解析接收地址 / cannot resolve the target host: {exc}"[:MAX_ERROR]
+    networks = allowed_networks()
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if any(address in n for n in networks):
+            continue
+        if address.is_loopback and allow_http_loopback():
+            continue
+        if (address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
+                or address.is_multicast or address.is_unspecified):
+            return (f"接收地址解析到内部网络地址 {address}，未在允许的网络中 / the target resolves to an "
+                    f"internal address ({address}) that is not in YIWANG_WEBHOOKS_ALLOWED_NETWORKS")
+    return None
+
+
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
     import requests
 
+    refused = address_problem(url)
+    if refused:
+        return None, refused
     try:
         with requests.post(url, data=body, headers=headers, timeout=TIMEOUT_SECONDS, allow_redirects=False,
                            stream=True) as response:

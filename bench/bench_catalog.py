@@ -538,6 +538,8 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--reuse", action="store_true", help="measure the existing bench database, do not rebuild")
     ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--skip-latency", action="store_true",
+                    help="throughput only (repeat runs); results go to results-<db>-throughput-<time>.json")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -576,14 +578,17 @@ def main() -> None:
             log(f"{db}: building {args.items:,} items …")
             r["build"] = build(db, args.items, args.seed)
             log(f"{db}: built in {r['build']['generate_s']} s")
-        log(f"{db}: in-process latency …")
-        r["latency"] = json.loads(run([PY, __file__, "--child", "latency", "--requests", str(args.requests)],
-                                      child_env(url)).strip().splitlines()[-1])
+        r["latency"] = {}
+        if not args.skip_latency:
+            log(f"{db}: in-process latency …")
+            r["latency"] = json.loads(run([PY, __file__, "--child", "latency", "--requests", str(args.requests)],
+                                          child_env(url)).strip().splitlines()[-1])
         if not args.skip_throughput:
             log(f"{db}: throughput ({args.duration} s × 2, {args.connections} connections) …")
             r["throughput"] = throughput(url, args.duration, args.connections)
         results[db] = r
-        (VAR / f"results-{db}.json").write_text(json.dumps({"machine": mach, "started": started, "args": vars(args),
+        name = f"results-{db}-throughput-{time.strftime('%H%M%S')}.json" if args.skip_latency else f"results-{db}.json"
+        (VAR / name).write_text(json.dumps({"machine": mach, "started": started, "args": vars(args),
                                                             **r}, ensure_ascii=False, indent=1))
     print()
     print(f"## Catalog benchmark — {args.items:,} items — {started}\n")
@@ -599,6 +604,9 @@ def main() -> None:
         print("\nCounts (\"+\": a lower bound): " + "; ".join(
             f"{db}: " + ", ".join(f"{p.partition('?')[2] or '(none)'} {c}" for p, c in r["latency"]["api_counts"].items())
             for db, r in results.items()))
+    if args.skip_latency:
+        log(f"details: {VAR}/results-*-throughput-*.json")
+        return
     print("\n### search count + page ids per request (cache off)\n")
     print(per_query_table(results, "search_per_query"))
     for db, r in results.items():

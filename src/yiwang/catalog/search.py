@@ -266,8 +266,11 @@ def _filter_sql(f: Filters, *, count: bool = False) -> tuple[list[str], list]:
         theme = "(SELECT th.id FROM catalog_theme th WHERE th.code = %s)"
         if count:  # the theme's rows drive the count
             where.append(f"e.item_id IN (SELECT et.searchentry_id FROM {through} et WHERE et.theme_id = {theme})")
-        else:  # tested row by row on the (entry, theme) key while another index drives
+        elif connection.vendor == "sqlite":  # tested row by row on the (entry, theme) key while another index drives
             where.append(f"EXISTS (SELECT 1 FROM {through} et WHERE et.searchentry_id = e.item_id "
+                         f"AND et.theme_id = {theme})")
+        else:  # the same; a scalar subquery, which PostgreSQL does not turn into a join over the whole theme
+            where.append(f"(SELECT true FROM {through} et WHERE et.searchentry_id = e.item_id "
                          f"AND et.theme_id = {theme})")
         params.append(f.theme)
     if f.object == "person":
@@ -324,10 +327,24 @@ class _Plan:
                      f"{self._where()} LIMIT {int(cap)}")
         else:
             # The index scan is its own plan (a materialised CTE is read lazily); each of its rows
-            # looks up its search row (OFFSET 0 keeps the lateral subquery a per-row look-up).
-            query = (f"WITH m AS MATERIALIZED ({sql}) SELECT {columns} FROM m CROSS JOIN LATERAL ("
-                     f"SELECT {_ROW} FROM catalog_searchentry e WHERE e.item_id = m.item_id"
-                     f"{' AND ' + ' AND '.join(self.where) if self.where else ''} OFFSET 0) e LIMIT {int(cap)}")
+            # looks up its search row (OFFSET 0 keeps the lateral subquery a per-row look-up) when
+            # a filter or the columns need it; a theme is a hashed set of its items.
+            rest = dataclasses.replace(self.filters, theme="")
+            where, where_params = _filter_sql(rest)
+            outer, outer_params = [], []
+            if self.filters.theme:
+                through = SearchEntry.themes.through._meta.db_table
+                outer.append(f"m.item_id IN (SELECT et.searchentry_id FROM {through} et WHERE et.theme_id = "
+                             "(SELECT th.id FROM catalog_theme th WHERE th.code = %s))")
+                outer_params.append(self.filters.theme)
+            if where or columns != "e.item_id":
+                query = (f"WITH m AS MATERIALIZED ({sql}) SELECT {columns} FROM m CROSS JOIN LATERAL ("
+                         f"SELECT {_ROW} FROM catalog_searchentry e WHERE e.item_id = m.item_id"
+                         f"{' AND ' + ' AND '.join(where) if where else ''} OFFSET 0) e")
+            else:
+                query = f"WITH m AS MATERIALIZED ({sql}) SELECT m.item_id FROM m"
+            query += (" WHERE " + " AND ".join(outer) if outer else "") + f" LIMIT {int(cap)}"
+            return _fetch(query, [*params, *where_params, *outer_params])
         return _fetch(query, [*params, *self.params])
 
     def _probe(self, ids: list[int]) -> set[int]:
@@ -341,16 +358,17 @@ class _Plan:
         return {r[0] for r in _fetch(f"{sql} AND item_id = ANY(%s)", [*params, list(ids)])}
 
     def _walk(self, member: tuple[str, list] | None, skip: set[int], need: int, probe: bool,
-              accept=None, density: float = 1.0) -> tuple[list[int], bool]:
+              accept=None, density: float = 1.0, where: list[str] | None = None,
+              params: list | None = None, columns: str = _ROW) -> tuple[list[int], bool]:
         """Up to ``need`` ids in popularity order that pass the filters and are in ``member`` (tested
         in SQL), or pass :meth:`_probe` (``probe``), and ``accept(row)``; ids in ``skip`` are passed
         over. Returns the ids and whether the order was exhausted."""
-        extra, params = [], []
+        extra, params = list(where or []), list(params or [])
         if member is not None:
             extra.append(f"e.item_id IN ({member[0]})" if _vendor() == "postgresql"
                          else f"+e.item_id IN ({member[0]})")  # '+': test membership, walk the popularity index
-            params = list(member[1])
-        sql = (f"SELECT {_ROW} FROM catalog_searchentry e{self._where(*extra)} "
+            params += list(member[1])
+        sql = (f"SELECT {columns} FROM catalog_searchentry e{self._where(*extra)} "
                f"ORDER BY {_ORDER} LIMIT %s OFFSET %s")
         found: list[int] = []
         # A first batch that should hold the page at the expected density; later ones double.
@@ -383,8 +401,7 @@ class _Plan:
         """Ids of up to COUNT_CAP + 1 matches, in the text index's order."""
         if self._matches is None:
             if self.where:  # the search rows decide the filters
-                self._match_rows = self._driven(self.match, COUNT_CAP + 1, _ROW)
-                self._matches = [r[0] for r in self._match_rows]
+                self._matches = [r[0] for r in self._driven(self.match, COUNT_CAP + 1)]
             else:  # the text index alone (PostgreSQL: planned as a whole, so the GIN index serves it)
                 sql, params = self.match
                 if _vendor() == "postgresql":
@@ -392,12 +409,16 @@ class _Plan:
                 self._matches = [r[0] for r in _fetch(f"{sql} LIMIT {COUNT_CAP + 1}", params)]
         return self._matches
 
-    def _rows(self, ids: list[int]) -> list[tuple]:
+    def _rows(self, ids: list[int], *, filtered: bool = False) -> list[tuple]:
+        """Search rows of these ids (``filtered``: only those that pass the filters)."""
         out: list[tuple] = []
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            out += _fetch(f"SELECT {_ROW} FROM catalog_searchentry e WHERE e.item_id IN "
-                          f"({', '.join(['%s'] * len(chunk))})", chunk)
+            condition = f"e.item_id IN ({', '.join(['%s'] * len(chunk))})"
+            if filtered:
+                out += _fetch(f"SELECT {_ROW} FROM catalog_searchentry e{self._where(condition)}", [*chunk, *self.params])
+            else:
+                out += _fetch(f"SELECT {_ROW} FROM catalog_searchentry e WHERE {condition}", chunk)
         return out
 
     def ids(self, start: int, stop: int) -> list[int]:
@@ -418,8 +439,7 @@ class _Plan:
     def sparse_order(self) -> list[int]:
         """All matches (there are at most COUNT_CAP), ranked in full."""
         if self._sparse is None:
-            matches = self.capped_matches()
-            rows = self._match_rows if self.where else self._rows(matches)
+            rows = self._rows(self.capped_matches())
             self._sparse = [r[0] for r in sorted(rows, key=self._key)]
         return self._sparse
 
@@ -448,14 +468,12 @@ class _Plan:
         def rank(r) -> int:
             return rank_of(r[1], r[2], self.exact, self.variants)
 
-        if self.where:
-            rows = self._driven(member, NAME_CAP + 1, _ROW)
-        else:  # count from the name index alone; read rows only when they are few
-            sql, params = member
-            if _vendor() == "postgresql":
-                sql = f"WITH m AS MATERIALIZED ({sql}) SELECT item_id FROM m"
-            ids = [r[0] for r in _fetch(f"{sql} LIMIT {NAME_CAP + 1}", params)]
-            rows = self._rows(ids) if len(ids) <= NAME_CAP else ids
+        # Count from the name index alone; read the rows (and apply the filters) only when few.
+        sql, params = member
+        if _vendor() == "postgresql":
+            sql = f"WITH m AS MATERIALIZED ({sql}) SELECT item_id FROM m"
+        ids = [r[0] for r in _fetch(f"{sql} LIMIT {NAME_CAP + 1}", params)]
+        rows = self._rows(ids, filtered=True) if len(ids) <= NAME_CAP else ids
         if len(rows) <= NAME_CAP:
             rows = [r for r in rows if r[0] not in skip and rank(r) in ranks]
             if not single:
@@ -480,8 +498,16 @@ class _Plan:
         ids = [r[0] for r in top[:need]]
         walk_rank = min(ranks)
         if len(ids) < need:
-            more, _ = self._walk(member, skip | set(ids), need - len(ids), probe=not single,
-                                 accept=lambda r: rank(r) == walk_rank)
+            if walk_rank == 400:  # names that hold a variant: tested on the walk index's own name column
+                like = " OR ".join(["e.name LIKE %s ESCAPE '!'"] * len(self.variants))
+                patterns = ["%" + v.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+                            for v in self.variants]
+                more, _ = self._walk(None, skip | set(ids), need - len(ids), probe=not single,
+                                     accept=lambda r: rank(r) == walk_rank, where=[f"({like})"], params=patterns,
+                                     columns="e.item_id, e.name, '' AS aliases, e.popularity")  # the index alone
+            else:
+                more, _ = self._walk(member, skip | set(ids), need - len(ids), probe=not single,
+                                     accept=lambda r: rank(r) == walk_rank)
             ids += more
         return ids
 

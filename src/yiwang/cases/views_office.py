@@ -36,7 +36,7 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[:COUNT_CAP + 1].count()
+        return self.object_list.order_by()[:COUNT_CAP + 1].count()  # any 1,001 rows: no sort needed
 
     @property
     def count_label(self) -> str:

@@ -269,6 +269,16 @@ LOGGING = {
 
 # Platform identity shown on pages
 YIWANG_PLATFORM_NAME = os.environ.get("YIWANG_PLATFORM_NAME", "临江市一网通办")
+# E-mail notifications: an SMTP server in production (YIWANG_EMAIL_URL style settings below); in
+# development they are written to var/mail/ as files.
+EMAIL_BACKEND = os.environ.get("YIWANG_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+EMAIL_HOST = os.environ.get("YIWANG_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("YIWANG_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("YIWANG_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("YIWANG_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("YIWANG_EMAIL_TLS", "") in ("1", "true", "yes")
+DEFAULT_FROM_EMAIL = os.environ.get("YIWANG_EMAIL_FROM", "noreply@yiwang.invalid")
 YIWANG_CITY_REGION = os.environ.get("YIWANG_CITY_REGION", "390100000000")
 # Extra 2-digit province prefixes accepted in division codes beside the real ones
 # (the demo province uses the unassigned prefix 39).

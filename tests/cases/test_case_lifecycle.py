@@ -334,3 +334,27 @@ def test_a_failure_midway_through_submission_leaves_no_half_case(applicant, item
     monkeypatch.undo()
     case = submit(applicant, item)  # and the number it would have used is simply skipped or reused
     assert numbering.is_case_number(case.number)
+
+
+def test_a_handler_attaches_files_to_their_step_and_they_are_checked(applicant, item, people):
+    case = act(people["clerk"], submit(applicant, item), "pre_review", "accept")
+    with pytest.raises(ValidationFailed) as exc:
+        act(people["reviewer"], case, "review", "pass", attachments=[pdf("勘查记录.pdf", b"MZ not a pdf")])
+    assert "attachments" in exc.value.fields
+    case = act(people["reviewer"], case, "review", "pass", opinion="现场符合要求",
+               attachments=[pdf("现场勘查记录.pdf")])
+    step = case.steps.get(key="review")
+    assert [a.original_name for a in step.attachments.all()] == ["现场勘查记录.pdf"]
+    assert case.events.get(action="step.review").detail["attachments"][0]["name"] == "现场勘查记录.pdf"
+
+
+def test_messages_go_out_by_sms_and_by_e_mail_after_commit(applicant, item, people, mailoutbox,
+                                                             django_capture_on_commit_callbacks):
+    from yiwang.identity.models import SmsMessage
+
+    applicant.email = "wang@example.cn"
+    applicant.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        case = submit(applicant, item)
+    assert any(case.number in m.body for m in mailoutbox)
+    assert SmsMessage.objects.filter(text__contains=case.number).exists()

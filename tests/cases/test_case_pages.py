@@ -204,3 +204,20 @@ def test_my_todo_shows_my_role_and_my_organisations_todo_shows_every_step(client
     sign_in_staff(client, people["approver"])
     assert case.number not in client.get("/office/cases/").content.decode()
     assert case.number in client.get("/office/cases/", {"scope": "org"}).content.decode()
+
+
+def test_step_attachments_are_uploaded_on_the_case_file_and_shown_to_staff_only(
+        client, applicant, item, people):
+    case = act(people["clerk"], submit(applicant, item), "pre_review", "accept")
+    sign_in_staff(client, people["reviewer"])
+    step = case.steps.get(key="review")
+    client.post(f"/office/cases/{case.number}/act/", {"step": step.pk, "outcome": "pass", "lock_version":
+                                                      case.lock_version, "attachments": [pdf("专家意见.pdf")]})
+    attachment = step.attachments.get()
+    url = f"/cases/{case.number}/step-files/{attachment.pk}/"
+    assert "专家意见.pdf" in client.get(f"/office/cases/{case.number}/").content.decode()
+    assert client.get(url).status_code == 200
+    sign_in_staff(client, people["reviewer_b"])
+    assert client.get(url).status_code == 404
+    client.force_login(applicant)
+    assert client.get(url).status_code == 404

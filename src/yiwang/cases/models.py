@@ -288,6 +288,27 @@ class CaseMaterial(models.Model):
         ordering = ["case", "id"]
 
 
+def step_file_path(instance: "StepAttachment", filename: str) -> str:
+    import os
+
+    return f"cases/{instance.step.case_id}/steps/{secrets.token_hex(12)}{os.path.splitext(filename)[1].lower()}"
+
+
+class StepAttachment(models.Model):
+    """环节附件: a file a handler adds to their step (a site inspection record, an expert opinion…)."""
+
+    step = models.ForeignKey(CaseStep, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField("文件", upload_to=step_file_path)
+    original_name = models.CharField("原文件名", max_length=120)
+    size = models.PositiveIntegerField("大小（字节）")
+    sha256 = models.CharField("SHA-256", max_length=64)
+    uploaded_at = models.DateTimeField("上传时间")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "环节附件"
+        ordering = ["step", "id"]
+
+
 class Correction(models.Model):
     """补正告知: one notice listing every problem at once; the clock stops until resubmission."""
 

@@ -24,7 +24,7 @@ from yiwang.cases import numbering, workflow
 from yiwang.cases.models import (
     OUTCOME_LABELS,
     Case, CaseDocument, CaseEvent, CaseMaterial, CaseStep, Correction, Extension, ItemProcess, Message,
-    ProcessDefinition, Suspension,
+    ProcessDefinition, StepAttachment, Suspension,
 )
 from yiwang.core import audit, calendar
 from yiwang.core.errors import Conflict, NotFound, NotPermitted, StateError, ValidationFailed
@@ -474,8 +474,9 @@ def outcomes_for(case: Case, step: CaseStep) -> list[tuple[str, str]]:
 
 @transaction.atomic
 def act(user, case: Case, *, step_id: int, outcome: str, opinion: str = "", lock_version: int | None = None,
-        problems: Iterable[dict] | None = None, decision_reason: str = "") -> Case:
-    """办理: complete the case's open step ``step_id`` with ``outcome`` (受理, 审查, 决定, 制证, 送达…)."""
+        problems: Iterable[dict] | None = None, decision_reason: str = "", attachments: Iterable = ()) -> Case:
+    """办理: complete the case's open step ``step_id`` with ``outcome`` (受理, 审查, 决定, 制证, 送达…),
+    with the handler's opinion and, optionally, files for the step (checked like materials)."""
     case = _lock(case, lock_version)
     step = _require_step(case, step_id)
     if not may_act_on_step(user, case, step):
@@ -492,10 +493,18 @@ def act(user, case: Case, *, step_id: int, outcome: str, opinion: str = "", lock
     if outcome == "refuse":
         decision_reason = _clean_opinion(decision_reason or opinion, required=True, field="decision_reason",
                                          what="不予许可的理由和法律依据")
+    files = _check_step_files(attachments)
     before, before_status = snapshot(case), case.status
     now = _now()
     _complete_task(case, step, user, outcome, opinion, now)
     extra: dict[str, Any] = {}
+    for upload, data in files:
+        att = StepAttachment(step=step, original_name=upload.name[:120], size=len(data), sha256=_sha256(data),
+                             uploaded_at=now)
+        att.file.save(upload.name, ContentFile(data), save=False)
+        att.save()
+    if files:
+        extra["attachments"] = [{"name": u.name[:120], "sha256": _sha256(d)} for u, d in files]
     if step.key == "pre_review" and outcome == "accept":
         staff = scoping.staff_of(user)
         case.accepted_at, case.accepted_by = now, user
@@ -538,6 +547,24 @@ def act(user, case: Case, *, step_id: int, outcome: str, opinion: str = "", lock
         if happened:
             _publish(case, event)
     return case
+
+
+MAX_STEP_FILES = 5
+
+
+def _check_step_files(attachments: Iterable) -> list[tuple[Any, bytes]]:
+    from yiwang.core.uploads import check_upload
+
+    uploads = [a for a in attachments or () if a is not None]
+    if len(uploads) > MAX_STEP_FILES:
+        raise ValidationFailed("附件过多", fields={"attachments": [
+            f"每个环节最多 {MAX_STEP_FILES} 个附件 / at most {MAX_STEP_FILES} files per step"]})
+    checked = []
+    for upload in uploads:
+        good = check_upload(upload, "attachments", (".pdf", ".jpg", ".jpeg", ".png", ".ofd"))
+        good.seek(0)
+        checked.append((good, good.read()))
+    return checked
 
 
 def _clean_problems(case: Case, problems: Iterable[dict] | None) -> list[dict]:

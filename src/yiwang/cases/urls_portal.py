@@ -16,6 +16,7 @@ urlpatterns = [
     path("cases/<str:number>/documents/<int:doc_id>/", v.document_download, name="case_document"),
     path("cases/<str:number>/materials/<int:material_id>/", v.material_download, name="case_material"),
     path("cases/<str:number>/qr.png", v.qr_png, name="case_qr"),
+    path("cases/<str:number>/step-files/<int:file_id>/", v.step_file, name="case_step_file"),
     path("track/", v.track, name="case_track"),
     path("bundles/", b.bundle_list, name="bundles"),
     path("bundles/<slug:code>/", b.bundle_apply, name="bundle_apply"),

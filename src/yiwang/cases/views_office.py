@@ -251,7 +251,7 @@ def act(request, number: str):
         request.user, case, step_id=int(step_id) if step_id.isdigit() else 0,
         outcome=request.POST.get("outcome", ""), opinion=request.POST.get("opinion", ""),
         lock_version=_lock_version(request), problems=problems,
-        decision_reason=request.POST.get("decision_reason", "")))
+        decision_reason=request.POST.get("decision_reason", ""), attachments=request.FILES.getlist("attachments")))
 
 
 @staff_required

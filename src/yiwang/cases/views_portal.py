@@ -362,6 +362,27 @@ def material_download(request, number: str, material_id: int):
                           types.get(os.path.splitext(m.file.name)[1], "application/octet-stream"))
 
 
+@login_required
+def step_file(request, number: str, file_id: int):
+    """A handler's step attachment: staff who may see the case only."""
+    from yiwang.cases.models import StepAttachment
+    from yiwang.identity import scoping
+
+    try:
+        case = services.get_case_for(request.user, number)
+    except NotFound:
+        raise Http404 from None
+    if scoping.staff_of(request.user) is None:
+        raise Http404
+    f = StepAttachment.objects.filter(step__case=case, pk=file_id).first()
+    if f is None:
+        raise Http404
+    import os
+
+    types = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+    return _file_response(f.file, f.original_name, types.get(os.path.splitext(f.file.name)[1], "application/octet-stream"))
+
+
 def track(request):
     """Public progress page: case number + query code; personal data masked."""
     number, code = request.GET.get("number", "").strip(), request.GET.get("code", "").strip()

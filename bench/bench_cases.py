@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datetime import UTC
+from datetime import UTC, datetime
 
 from bench_catalog import (
     PG_SERVER,
@@ -181,8 +181,8 @@ def child_sweep(changes: int) -> dict:
 
     with connection.cursor() as cur:  # forget warnings already raised on a sample: the next sweep raises them again
         cur.execute("SELECT setseed(0.42)")
-        cur.execute("UPDATE cases_case SET warning = '' WHERE id IN (SELECT id FROM cases_case WHERE status IN %s "
-                    "AND warning <> '' ORDER BY random() LIMIT %s) RETURNING id", [tuple(Case.OPEN_STATUSES), changes])
+        cur.execute("UPDATE cases_case SET warning = '' WHERE id IN (SELECT id FROM cases_case WHERE status = ANY(%s) "
+                    "AND warning <> '' ORDER BY random() LIMIT %s) RETURNING id", [list(Case.OPEN_STATUSES), changes])
         ids = [r[0] for r in cur.fetchall()]
         cleared = len(ids)
         cur.execute("UPDATE cases_casestep SET warning = '' WHERE state = 'open' AND warning <> '' AND case_id = ANY(%s)",
@@ -384,10 +384,7 @@ def submit_phase(clients: int, duration: int) -> dict:
                               env=env, cwd=ROOT, start_new_session=True)
     try:
         wait_up(f"http://127.0.0.1:{port}/healthz", time.monotonic() + 60)
-        submissions(port, setup, clients, 3)  # warm-up of both workers
-        started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        from datetime import datetime
-
+        submissions(port, setup, clients, 3)  # warm-up of both workers (its cases are not counted)
         started = datetime.now(UTC).isoformat()
         result = submissions(port, setup, clients, duration)
     finally:

@@ -895,10 +895,13 @@ class Generator:
             return status
 
         def sweep_after(day: dt.date) -> dt.datetime | None:
+            """The sweep's run that raised it: the night after ``day`` began, or one run now."""
             at = self._sweep_time(day)
             if at <= accepted:
                 at = self._sweep_time(day + dt.timedelta(days=1))
-            return at if at <= self.now else None
+            if at > self.now:
+                at = self.now
+            return at if at > accepted else None
 
         yellow_day = max(self._local_day(accepted), _first_day_with(self.cal, due, self.yellow_days))
         if yellow_day <= min(self.today, due):

@@ -342,8 +342,8 @@ def ensure_applicants(minimum: int = MIN_APPLICANTS) -> int:
         username = f"resident{record.pk:06d}"
         try:
             with transaction.atomic():
-                user, _ = User.objects.get_or_create(username=username)
-                if not user.has_usable_password() and user.password == "":
+                user, new = User.objects.get_or_create(username=username)
+                if new:  # signs in by SMS or the identity provider; no password
                     user.set_unusable_password()
                     user.save(update_fields=["password"])
                 Person.objects.create(user=user, name=record.name, id_number=record.id_number,
@@ -899,8 +899,7 @@ class Generator:
             at = self._sweep_time(day)
             if at <= accepted:
                 at = self._sweep_time(day + dt.timedelta(days=1))
-            if at > self.now:
-                at = self.now
+            at = min(at, self.now)
             return at if at > accepted else None
 
         yellow_day = max(self._local_day(accepted), _first_day_with(self.cal, due, self.yellow_days))

@@ -358,3 +358,16 @@ def test_messages_go_out_by_sms_and_by_e_mail_after_commit(applicant, item, peop
         case = submit(applicant, item)
     assert any(case.number in m.body for m in mailoutbox)
     assert SmsMessage.objects.filter(text__contains=case.number).exists()
+
+
+def test_sweep_warns_a_batch_in_one_go_with_one_digest_per_person(applicant, item, people):
+    today = numbering.local_day()
+    cases = [act(people["clerk"], submit(applicant, item), "pre_review", "accept") for _ in range(3)]
+    Case.objects.filter(pk__in=[c.pk for c in cases]).update(due_date=today - dt.timedelta(days=2))
+    assert services.sweep_time_limits(today)["red"] == 3
+    assert all(c.events.filter(action="warning.red").count() == 1 for c in cases)
+    entry = AuditEntry.objects.get(action="cases.warning.red")
+    assert sorted(entry.detail["cases"]) == sorted(c.number for c in cases)
+    digest = Message.objects.filter(user=people["supervisor"], text__contains="3 件办件")
+    assert digest.count() == 1
+    assert services.sweep_time_limits(today)["red"] == 0

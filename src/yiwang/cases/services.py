@@ -853,39 +853,63 @@ def sweep_time_limits(today: dt.date | None = None) -> dict[str, int]:
     yellow = (Case.objects.filter(due_date__gte=today, due_date__lte=yellow_until, warning="", **open_running)
               .exclude(status=Case.Status.CORRECTION))
     for level, qs in (("red", red), ("yellow", yellow)):
-        for pk in list(qs.values_list("pk", flat=True)[:5000]):
+        target = Case.Warning.RED if level == "red" else Case.Warning.YELLOW
+        label = "红牌：已超过办结期限" if level == "red" else f"黄牌：距办结期限不足 {yellow_days()} 个工作日"
+        while changed[level] < SWEEP_MAX_CASES:
             with transaction.atomic():
-                case = Case.objects.select_for_update(of=("self",)).select_related("organization").get(pk=pk)
-                target = Case.Warning.RED if level == "red" else Case.Warning.YELLOW
-                if case.warning == target or case.status not in Case.OPEN_STATUSES:
-                    continue
-                before = snapshot(case)
-                case.warning = target
-                case.save(update_fields=["warning"])
-                label = "红牌：已超过办结期限" if level == "red" else f"黄牌：距办结期限不足 {yellow_days()} 个工作日"
-                _event(case, None, f"warning.{level}", label, before=case.status)
-                _audit(case, f"warning.{level}", None, before)
-                _publish(case, "warning")
-                _warn_staff(case, label)
-                changed[level] += 1
+                batch = list(qs.select_for_update(of=("self",)).select_related("organization")
+                             .order_by("pk")[:SWEEP_BATCH])
+                if not batch:
+                    break
+                _warn_batch(batch, level, target, label)
+            changed[level] += len(batch)
     step_red = CaseStep.objects.filter(state=CaseStep.State.OPEN, due_date__lt=today,
                                        case__paused_since__isnull=True).exclude(warning="red")
     changed["steps"] = step_red.update(warning="red")
     return changed
 
 
-def _warn_staff(case: Case, label: str) -> None:
+SWEEP_BATCH = 500
+SWEEP_MAX_CASES = 50_000  # per level and run; the next run (minutes later) continues
+
+
+def _warn_batch(batch: list[Case], level: str, target: str, label: str) -> None:
+    """One transaction for a batch: the warnings, each case's history entry and webhook event, one
+    audit entry naming every case, and one message per staff member (a digest when several)."""
     from yiwang.identity.models import StaffAccount
 
-    step_roles = set(case.steps.filter(state=CaseStep.State.OPEN).values_list("role", flat=True))
-    orgs = {case.organization_id}
-    if case.organization.parent_id:
-        orgs.add(case.organization.parent_id)
-    text = f"【时限预警】{case.item_name}（{case.number}）{label}，期限 {case.due_date:%Y-%m-%d}。"
-    for staff in StaffAccount.objects.filter(organization_id__in=orgs).select_related("user"):
-        if Role.SUPERVISOR in staff.roles or (staff.organization_id == case.organization_id
-                                              and set(staff.roles) & step_roles):
-            notify(staff.user, case, text)
+    now = _now()
+    ids = [c.pk for c in batch]
+    Case.objects.filter(pk__in=ids).update(warning=target)
+    CaseEvent.objects.bulk_create([
+        CaseEvent(case=c, at=now, actor=None, actor_name="系统", action=f"warning.{level}", label=label,
+                  from_status=c.status, to_status=c.status, detail={"due": str(c.due_date)}) for c in batch])
+    audit.record(f"cases.warning.{level}", "Case", f"{batch[0].number}+{len(batch) - 1}",
+                 detail={"cases": [c.number for c in batch], "warning": target}, actor="system")
+    for c in batch:
+        c.warning = target
+        _publish(c, "warning")
+    roles_of: dict[int, set[str]] = {}
+    for case_id, role in CaseStep.objects.filter(case_id__in=ids, state=CaseStep.State.OPEN).values_list(
+            "case_id", "role"):
+        roles_of.setdefault(case_id, set()).add(role)
+    orgs = {c.organization_id for c in batch} | {c.organization.parent_id for c in batch if c.organization.parent_id}
+    staff = list(StaffAccount.objects.filter(organization_id__in=orgs).select_related("user"))
+    per_user: dict[int, tuple[Any, list[Case]]] = {}
+    for c in batch:
+        for member in staff:
+            in_reach = member.organization_id in (c.organization_id, c.organization.parent_id)
+            supervises = Role.SUPERVISOR in member.roles and in_reach
+            handles = member.organization_id == c.organization_id and set(member.roles) & roles_of.get(c.pk, set())
+            if supervises or handles:
+                per_user.setdefault(member.user_id, (member.user, []))[1].append(c)
+    for user, cases in per_user.values():
+        if len(cases) == 1:
+            c = cases[0]
+            notify(user, c, f"【时限预警】{c.item_name}（{c.number}）{label}，期限 {c.due_date:%Y-%m-%d}。")
+        else:
+            names = "、".join(c.item_name for c in cases[:3])
+            notify(user, None, f"【时限预警】{len(cases)} 件办件{label}：{names}等，请在“待办办件”中勾选“只看预警和超期”查看。")
 
 
 # ----------------------------------------------------------------------------- reading

@@ -324,63 +324,60 @@ def _detail_context(request, case: Case) -> dict:
             "form_values": services.form_values(case)}
 
 
-def _file_response(f, filename: str, content_type: str = "application/octet-stream"):
-    response = FileResponse(f.open("rb"), content_type=content_type)
+CONTENT_TYPES = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+
+
+def _file_response(f, filename: str):
+    """A stored file as a download under its (user-facing) name; the type from our stored name."""
+    import os
     from urllib.parse import quote
 
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    content_type = CONTENT_TYPES.get(os.path.splitext(f.name)[1].lower(), "application/octet-stream")
+    response = FileResponse(f.open("rb"), content_type=content_type)
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename or os.path.basename(f.name))}"
     response["X-Content-Type-Options"] = "nosniff"
     return response
 
 
-@login_required
-def document_download(request, number: str, doc_id: int):
-    """A document of the case: for its applicant, or staff who may see the case."""
-    try:
-        case = services.get_case_for(request.user, number)
-    except NotFound:
-        raise Http404 from None
-    doc = CaseDocument.objects.filter(case=case, pk=doc_id).first()
-    if doc is None:
-        raise Http404
-    return _file_response(doc.file, f"{doc.get_kind_display()}-{doc.number}.pdf", "application/pdf")
-
-
-@login_required
-def material_download(request, number: str, material_id: int):
-    try:
-        case = services.get_case_for(request.user, number)
-    except NotFound:
-        raise Http404 from None
-    m = CaseMaterial.objects.filter(case=case, pk=material_id).exclude(file="").first()
-    if m is None:
-        raise Http404
-    types = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
-    import os
-
-    return _file_response(m.file, m.original_name or os.path.basename(m.file.name),
-                          types.get(os.path.splitext(m.file.name)[1], "application/octet-stream"))
-
-
-@login_required
-def step_file(request, number: str, file_id: int):
-    """A handler's step attachment: staff who may see the case only."""
-    from yiwang.cases.models import StepAttachment
+def _visible_case(request, number: str, *, staff_only: bool = False) -> Case:
+    """The case if this user may see it (its applicant, or staff in scope), else 404."""
     from yiwang.identity import scoping
 
     try:
         case = services.get_case_for(request.user, number)
     except NotFound:
         raise Http404 from None
-    if scoping.staff_of(request.user) is None:
+    if staff_only and scoping.staff_of(request.user) is None:
         raise Http404
-    f = StepAttachment.objects.filter(step__case=case, pk=file_id).first()
+    return case
+
+
+@login_required
+def document_download(request, number: str, doc_id: int):
+    """A document of the case: for its applicant, or staff who may see the case."""
+    doc = CaseDocument.objects.filter(case=_visible_case(request, number), pk=doc_id).first()
+    if doc is None:
+        raise Http404
+    return _file_response(doc.file, f"{doc.get_kind_display()}-{doc.number}.pdf")
+
+
+@login_required
+def material_download(request, number: str, material_id: int):
+    m = CaseMaterial.objects.filter(case=_visible_case(request, number), pk=material_id).exclude(file="").first()
+    if m is None:
+        raise Http404
+    return _file_response(m.file, m.original_name)
+
+
+@login_required
+def step_file(request, number: str, file_id: int):
+    """A handler's step attachment: staff who may see the case only."""
+    from yiwang.cases.models import StepAttachment
+
+    f = StepAttachment.objects.filter(step__case=_visible_case(request, number, staff_only=True), pk=file_id).first()
     if f is None:
         raise Http404
-    import os
-
-    types = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
-    return _file_response(f.file, f.original_name, types.get(os.path.splitext(f.file.name)[1], "application/octet-stream"))
+    return _file_response(f.file, f.original_name)
 
 
 def track(request):

@@ -84,7 +84,7 @@ RAW_SEARCH_TABLES = {"postgresql": ("catalog_search_tsv", "catalog_search_names"
 
 
 @pytest.fixture(autouse=True)
-def _raw_search_tables_follow_the_flush(request):
+def _raw_search_tables_follow_the_flush(request, django_db_blocker):
     yield
     marker = request.node.get_closest_marker("django_db")
     transactional = (marker is not None and marker.kwargs.get("transaction")) or \
@@ -93,6 +93,6 @@ def _raw_search_tables_follow_the_flush(request):
         return
     from django.db import connection
 
-    with connection.cursor() as cur:
+    with django_db_blocker.unblock(), connection.cursor() as cur:
         for table in RAW_SEARCH_TABLES.get(connection.vendor, ()):
             cur.execute(f"DELETE FROM {table}")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from hypothesis import settings as hypothesis_settings
 
@@ -96,3 +99,28 @@ def _raw_search_tables_follow_the_flush(request, django_db_blocker):
     with django_db_blocker.unblock(), connection.cursor() as cur:
         for table in RAW_SEARCH_TABLES.get(connection.vendor, ()):
             cur.execute(f"DELETE FROM {table}")
+
+
+# ---------------------------------------------------------------- browser tests (one Chromium per run)
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: the CI image must install Debian's chromium package")
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); browser tests skipped outside CI")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("playwright is not installed (pip install -e '.[test]')")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+

@@ -998,18 +998,14 @@ def test_check_definition_refuses_bad_definitions_only_with_its_own_error(defn):
 
 # ---------------------------------------------------------------- the script in a browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 STATIC = Path(fs.__file__).parent / "static"
 SITE_STATIC = Path(fs.__file__).parent.parent / "static"
 
 
 @pytest.fixture
-def form_page():
+def form_page(browser):
     """Chromium showing a rendered form inside a page of our own; POSTs to the auto-save URL
     are answered and recorded instead of reaching a server."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not installed (scripts/ensure-system-packages --browser)")
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     posts: list[dict] = []
 
     def open_form(defn, data=None, errors=None, *, on_form=False, answer_body="{}"):
@@ -1044,13 +1040,11 @@ def form_page():
         page.goto("http://portal.test/apply/")
         return page
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM),
-                                    args=["--headless", "--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(locale="zh-CN")
-        page.set_default_timeout(10_000)
-        yield open_form, posts
-        browser.close()
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield open_form, posts
+    context.close()
 
 
 @pytest.mark.e2e

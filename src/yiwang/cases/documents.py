@@ -21,7 +21,6 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from yiwang.cases import numbering
 from yiwang.cases.models import Case, CaseDocument
 from yiwang.catalog.pdf import QRCode, _numbered_canvas, _p, _pairs_table, _styles, font_name
-from yiwang.core.masking import mask_id_number
 
 # kind → (title, the word in the document number)
 TITLES = {
@@ -89,7 +88,9 @@ def render(case: Case, kind: str, number: str) -> bytes:
     for line in _body(case, kind):
         story.append(Paragraph(_p(line, s["body"]).text, s["body"]))
         story.append(Spacer(1, 2 * mm))
-    id_shown = mask_id_number(case.applicant_id_number) if case.applicant_id_type == "111" else case.applicant_id_number
+    from yiwang.cases.services import masked_applicant
+
+    id_shown = masked_applicant(case)["id_number"]
     story += [Spacer(1, 4 * mm), _pairs_table([
         ("办件编号", case.number), ("事项", case.item_name), ("申请人", case.applicant_name),
         ("证件号码", id_shown), ("实施机构", case.organization.name),

@@ -40,6 +40,13 @@ def next_case_number(implementation_code: str, when: dt.datetime | None = None) 
     return f"{implementation_code}{day}{seq:04d}"
 
 
+def next_bundle_number(when: dt.datetime | None = None) -> str:
+    """一件事编号: YJS + yyyyMMdd + a daily sequence of at least five digits."""
+    day = local_day(when).strftime("%Y%m%d")
+    seq = _next("cases_casenumbercounter", ("implementation_code", "day"), ("bundle", day))
+    return f"YJS{day}{seq:05d}"
+
+
 def is_case_number(value: str) -> bool:
     return bool(CASE_NUMBER_RE.match(value or ""))
 

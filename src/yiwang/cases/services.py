@@ -28,7 +28,7 @@ from yiwang.cases.models import (
 )
 from yiwang.core import audit, calendar
 from yiwang.core.errors import Conflict, NotFound, NotPermitted, StateError, ValidationFailed
-from yiwang.core.masking import mask_id_number, mask_name
+from yiwang.core.masking import mask_id_number, mask_name, mask_uscc
 from yiwang.identity import scoping
 from yiwang.identity.models import Role
 
@@ -190,21 +190,26 @@ def current_steps(case: Case) -> list[CaseStep]:
 
 
 # ----------------------------------------------------------------------------- who may act
+def window_prefix(user) -> str | None:
+    """The division-code prefix of the region a clerk's service centre accepts for (一窗受理), or
+    None when the user is not a clerk at a service centre. The one place the window rule lives."""
+    from yiwang.core.validators import division_prefix
+
+    staff = scoping.staff_of(user)
+    if staff is None or Role.CLERK not in staff.roles or staff.organization.kind not in WINDOW_KINDS:
+        return None
+    return division_prefix(staff.organization.region.code)
+
+
 def is_window_for(user, case: Case) -> bool:
     """综合窗口: a clerk of a service centre whose region covers the case, or of the owning organisation."""
     staff = scoping.staff_of(user)
     if staff is None or not scoping.has_role(user, Role.CLERK):
         return False
-    if scoping.is_platform_admin(user):
+    if scoping.is_platform_admin(user) or staff.organization_id == case.organization_id:
         return True
-    org = staff.organization
-    if org.pk == case.organization_id:
-        return True
-    if org.kind not in WINDOW_KINDS:
-        return False
-    from yiwang.core.validators import division_prefix
-
-    return case.region.code.startswith(division_prefix(org.region.code))
+    prefix = window_prefix(user)
+    return prefix is not None and case.region.code.startswith(prefix)
 
 
 def may_act_on_step(user, case: Case, step: CaseStep) -> bool:
@@ -242,10 +247,9 @@ def visible_cases(user):
     if ids is None:
         return Case.objects.all()
     q = Q(organization_id__in=ids) | Q(accepting_org_id__in=ids)
-    if Role.CLERK in staff.roles and staff.organization.kind in WINDOW_KINDS:
-        from yiwang.core.validators import division_prefix
-
-        q |= Q(region__code__startswith=division_prefix(staff.organization.region.code))
+    prefix = window_prefix(user)
+    if prefix is not None:
+        q |= Q(region__code__startswith=prefix)
     return Case.objects.filter(q)
 
 
@@ -951,6 +955,7 @@ def _same(a: str, b: str) -> bool:
 
 
 def masked_applicant(case: Case) -> dict[str, str]:
-    return {"name": mask_name(case.applicant_name) if case.applicant_id_type == "111" else case.applicant_name,
-            "id_number": mask_id_number(case.applicant_id_number) if case.applicant_id_type == "111"
-            else case.applicant_id_number[:6] + "********" + case.applicant_id_number[-4:]}
+    """A person's name and ID are masked; an enterprise's name is public and its code masked."""
+    if case.applicant_id_type == "111":
+        return {"name": mask_name(case.applicant_name), "id_number": mask_id_number(case.applicant_id_number)}
+    return {"name": case.applicant_name, "id_number": mask_uscc(case.applicant_id_number)}

@@ -66,12 +66,6 @@ def plan(bundle: Bundle, kind: str) -> BundlePlan:
     return BundlePlan(bundle, items, merged, mapping, list(by_name.values()))
 
 
-def _bundle_number(now) -> str:
-    day = numbering.local_day(now).strftime("%Y%m%d")
-    seq = numbering._next("cases_casenumbercounter", ("implementation_code", "day"), ("bundle", day))
-    return f"YJS{day}{seq:05d}"
-
-
 def submit_bundle(user, bundle: Bundle, *, form_data: dict, files: dict[str, Any], enterprise=None,
                   idempotency_key: str = "", delivery: str = Case.Delivery.WINDOW) -> BundleCase:
     """提交一件事: every sub-case or none. ``files`` maps a plan material key (``m1``…) to an upload."""
@@ -92,7 +86,7 @@ def submit_bundle(user, bundle: Bundle, *, form_data: dict, files: dict[str, Any
     try:
         with transaction.atomic():
             now = timezone.now()
-            record = BundleCase.objects.create(bundle=bundle, number=_bundle_number(now), applicant_user=user,
+            record = BundleCase.objects.create(bundle=bundle, number=numbering.next_bundle_number(now), applicant_user=user,
                                                submitted_at=now)
             for index, (item, data) in enumerate(zip(p.items, per_item, strict=True), start=1):
                 item_files = {}

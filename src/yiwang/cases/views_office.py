@@ -64,10 +64,9 @@ def _my_steps(user, *, whole_organisation: bool = False):
     window = Q(pk__in=[])
     if Role.CLERK in roles or (whole_organisation and Role.CLERK in staff.roles):
         window = Q(org_rule="window", case__organization_id=staff.organization_id)
-        if staff.organization.kind in services.WINDOW_KINDS:
-            from yiwang.core.validators import division_prefix
-
-            window |= Q(org_rule="window", case__region__code__startswith=division_prefix(staff.organization.region.code))
+        prefix = services.window_prefix(user)
+        if prefix is not None:
+            window |= Q(org_rule="window", case__region__code__startswith=prefix)
     return qs.filter(org_steps | window)
 
 

@@ -48,7 +48,10 @@ def bundle_apply(request, code: str):
             errors = {k.replace("form.", "", 1): v for k, v in exc.fields.items()}
         else:
             return redirect(reverse("my_bundle", args=[record.number]))
-    summary = [{"label": "", "text": t, "href": f"#f-{k}"} for k, msgs in errors.items() for t in msgs]
+    names = {m["key"]: m["name"] for m in p.materials}
+    summary = formschema.summarise_errors(p.form, {k: v for k, v in errors.items() if k not in names})
+    summary += [{"label": names[k], "text": t, "href": f"#f-{k}"} for k, msgs in errors.items() if k in names
+                for t in msgs]
     return render(request, "cases/bundle.html", {
         "bundle": bundle, "plan": p, "form_html": formschema.render(p.form, data, errors), "error": error,
         "summary": summary, "errors": errors, "deliveries": Case.Delivery.choices,

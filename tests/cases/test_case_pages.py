@@ -221,3 +221,13 @@ def test_step_attachments_are_uploaded_on_the_case_file_and_shown_to_staff_only(
     assert client.get(url).status_code == 404
     client.force_login(applicant)
     assert client.get(url).status_code == 404
+
+
+def test_a_refused_action_comes_back_with_what_the_clerk_chose(client, applicant, item, people):
+    case = submit(applicant, item)
+    sign_in_staff(client, people["clerk"])
+    step = case.steps.get(key="pre_review")
+    page = client.post(f"/office/cases/{case.number}/act/", {"step": step.pk, "outcome": "reject", "opinion": " ",
+                                                             "lock_version": case.lock_version})
+    html = page.content.decode()
+    assert page.status_code == 400 and 'value="reject" id="o-%d-reject" checked' % step.pk in html

@@ -229,8 +229,8 @@ def _after(request, case: Case, call):
         case = _case(request, case.number)
         summary = [{"label": "", "text": t, "href": f"#f-{k}"} for k, msgs in exc.fields.items() for t in msgs]
         return render(request, "cases/office/case.html",
-                      _file_context(request, case, error=exc, summary=summary,
-                                    conflict=exc.status == 409), status=exc.status)
+                      _file_context(request, case, error=exc, summary=summary, conflict=exc.status == 409,
+                                    posted=request.POST), status=exc.status)
     return redirect(reverse("office_case", args=[case.number]) + "#actions")
 
 

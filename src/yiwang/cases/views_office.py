@@ -200,7 +200,7 @@ def _file_context(request, case: Case, **extra) -> dict:
                or scoping.can_act_for(request.user, case.organization_id, Role.APPROVER))
     pending_ext = case.extensions.filter(status=Extension.Status.REQUESTED).first()
     return {
-        "case": case, "stages": progress_stages(case), "steps": case.steps.select_related("organization"),
+        "case": case, "stages": progress_stages(case), "steps": case.steps.select_related("organization").prefetch_related("attachments"),
         "events": case.events.all(), "materials": case.materials.select_related("material"),
         "item_materials": list(case.item_version.materials.all()), "documents": case.documents.all(),
         "applicant": services.masked_applicant(case), "form_values": services.form_values(case),

@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "yiwang.applications",
     "yiwang.cases",
     "yiwang.exchange",
+    "yiwang.seals",
+    "yiwang.certificates",
 ]
 
 MIDDLEWARE = [

@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "yiwang.catalog.middleware.PublicSearchAnswerCache",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "yiwang.core.middleware.SessionTouchMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -211,7 +212,10 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = int(os.environ.get("YIWANG_SESSION_SECONDS", 30 * 60))
-SESSION_SAVE_EVERY_REQUEST = True  # inactivity timeout, not absolute
+# Inactivity timeout, not absolute: the session is saved again (and its expiry moved) by a request
+# coming more than YIWANG_SESSION_TOUCH_SECONDS after the last save (core.middleware.SessionTouchMiddleware).
+SESSION_SAVE_EVERY_REQUEST = False
+YIWANG_SESSION_TOUCH_SECONDS = int(os.environ.get("YIWANG_SESSION_TOUCH_SECONDS", 60))
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = PRODUCTION

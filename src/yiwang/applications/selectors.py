@@ -9,8 +9,14 @@ def form_definition(version, kind: str) -> dict:
     """The version's own form, or the default for the applicant kind ("person" | "legal")."""
     from yiwang.applications import formschema
 
+    memo = getattr(version, "_form_definitions", None)
+    if memo is not None and kind in memo:
+        return memo[kind]
     own = ItemForm.objects.filter(version=version).values_list("definition", flat=True).first()
-    return own if own else formschema.default_definition(kind)
+    definition = own if own else formschema.default_definition(kind)
+    if getattr(version, "status", "draft") != "draft":  # a published version's form never changes
+        version._form_definitions = {**(memo or {}), kind: definition}
+    return definition
 
 
 def answers(definition: dict, data: dict, *, full: bool = False) -> list[dict]:

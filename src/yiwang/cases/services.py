@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from yiwang.cases import numbering, workflow
@@ -102,9 +102,24 @@ def notify(user, case: Case | None, text: str) -> None:
 
 
 # ----------------------------------------------------------------------------- processes
+_DEFAULT_PROCESSES: dict[tuple[str, str], ProcessDefinition] = {}
+
+
 def default_process(kind: str) -> ProcessDefinition:
+    """The shipped process for 即办件/承诺件. Its row, once found or stored, is remembered for the
+    process's life (a stored definition never changes: it is keyed by its XML's SHA-256)."""
     xml = workflow.default_definition(kind)
-    return store_definition(xml, kind=kind)
+    key = (str(connection.settings_dict["NAME"]), kind)
+    known = _DEFAULT_PROCESSES.get(key)
+    if known is not None:
+        with connection.cursor() as cur:  # still there (a test database may have been emptied)
+            cur.execute("SELECT 1 FROM cases_processdefinition WHERE id = %s AND sha256 = %s",
+                        [known.pk, known.sha256])
+            if cur.fetchone() is not None:
+                return known
+    definition = store_definition(xml, kind=kind)
+    _DEFAULT_PROCESSES[key] = definition
+    return definition
 
 
 def store_definition(xml: bytes, *, kind: str = "custom", user=None) -> ProcessDefinition:
@@ -387,7 +402,9 @@ def submit_application(user, *, item, form_data: dict, files: dict[int, Any] | N
 def _submit(user, *, item, form_data, files, enterprise, key, delivery, channel, bundle) -> Case:
     from yiwang.catalog.models import ServiceItem
 
-    item = ServiceItem.objects.select_related("organization", "region", "published_version").get(pk=item.pk)
+    loaded = item._state.fields_cache
+    if not all(name in loaded for name in ("organization", "region", "published_version")):
+        item = ServiceItem.objects.select_related("organization", "region", "published_version").get(pk=item.pk)
     version = item.published_version
     if item.state != ServiceItem.State.ACTIVE or version is None:
         raise StateError("该事项目前不能申请 / this item is not open for applications")
@@ -423,7 +440,7 @@ def _submit(user, *, item, form_data, files, enterprise, key, delivery, channel,
         submitted_at=now, limit_days=version.promised_limit_days, statutory_days=version.statutory_limit_days)
     for material, upload, data in uploads:
         _store_material(case, material, upload, data, now)
-    for material in version.materials.filter(pk__in=list(supplied)):
+    for material in [m for m in version.materials.all() if m.pk in supplied]:
         found = supplied[material.pk]
         CaseMaterial.objects.create(case=case, material=material, name=material.name, source=found.source,
                                     reference=found.reference[:200], original_name=found.name[:120],

@@ -9,6 +9,7 @@ import segno
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -33,6 +34,8 @@ def _item(code: str) -> ServiceItem:
             .filter(implementation_code=code, state=ServiceItem.State.ACTIVE).first())
     if item is None or item.published_version is None:
         raise Http404("事项不存在 / item not found")
+    # The material list is read by the page, the file checks and the service: once.
+    prefetch_related_objects([item.published_version], "materials")
     return item
 
 

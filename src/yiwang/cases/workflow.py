@@ -856,8 +856,27 @@ def _dump(definition: _Definition, workflow: BpmnWorkflow, cancelled: bool = Fal
         "cancelled": cancelled,
         "finished": finished,
         "result": CANCELLED if cancelled else (_end_reached(workflow) if finished else None),
+        # The user tasks waiting, as (task id, element id): read without restoring the instance.
+        "ready": [] if cancelled else [[str(t.id), t.task_spec.bpmn_id]
+                                       for t in workflow.get_tasks(state=TaskState.READY, manual=True)],
         "workflow": _converter.to_dict(workflow),
     }
+
+
+def _summary(xml: bytes, state: dict) -> tuple[_Definition, dict] | None:
+    """The definition and the state when the state carries its own summary (``ready``,
+    ``finished``, ``result``, written by ``_dump``) for this definition; None when the instance
+    must be restored to answer (states written before the summary existed)."""
+    definition = _definitions.get(xml)
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise WorkflowError("不是本引擎的流程状态 / not a process state of this engine")
+    if state.get("sha256") != definition.info.sha256:
+        raise WorkflowError(
+            "流程状态属于另一个流程版本 / the state belongs to another version of the process"
+        )
+    if not isinstance(state.get("ready"), list) or not isinstance(state.get("finished"), bool):
+        return None
+    return definition, state
 
 
 def _load(xml: bytes, state: dict) -> tuple[_Definition, BpmnWorkflow, dict]:
@@ -948,6 +967,21 @@ def start(xml: bytes, data: dict) -> dict:
 
 def ready_tasks(xml: bytes, state: dict) -> list[TaskInfo]:
     """The user tasks waiting for someone (待办), in process order."""
+    summary = _summary(xml, state)
+    if summary is not None:
+        definition, state = summary
+        try:
+            tasks = state["workflow"]["tasks"]
+            # The summary must agree with the stored tasks (a damaged state is refused, as on restore).
+            for task_id, bpmn_id in state["ready"]:
+                if tasks[task_id]["task_spec"] != bpmn_id:
+                    raise ValueError(f"task {task_id} is not {bpmn_id}")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise WorkflowError(f"流程状态已损坏 / the process state is damaged: {exc}") from None
+        try:
+            return [replace(definition.tasks[bpmn_id], id=task_id) for task_id, bpmn_id in state["ready"]]
+        except (KeyError, TypeError, ValueError):
+            raise WorkflowError("流程状态与流程定义不符 / the process state does not fit the definition") from None
     definition, workflow, state = _load(xml, state)
     if state.get("cancelled"):
         return []
@@ -996,6 +1030,8 @@ def complete(xml: bytes, state: dict, task_id: str, outcome: str, data: dict | N
 
 def is_finished(xml: bytes, state: dict) -> bool:
     """Whether the instance reached an end event or was cancelled (办结 or 撤回)."""
+    if _summary(xml, state) is not None:
+        return bool(state.get("cancelled")) or state["finished"]
     _, workflow, state = _load(xml, state)
     return bool(state.get("cancelled")) or workflow.is_completed()
 
@@ -1003,6 +1039,10 @@ def is_finished(xml: bytes, state: dict) -> bool:
 def result(xml: bytes, state: dict) -> str | None:
     """The id of the end event reached ("completed", "refused", "not_accepted"…), "cancelled"
     after ``cancel()``, or None while the instance runs."""
+    if _summary(xml, state) is not None:
+        if state.get("cancelled"):
+            return CANCELLED
+        return state.get("result") if state["finished"] else None
     _, workflow, state = _load(xml, state)
     if state.get("cancelled"):
         return CANCELLED

@@ -87,8 +87,9 @@ def _lock_chain() -> None:
 
 def record(action: str, object_type: str, object_id: Any, *, before: Any = None, after: Any = None,
            detail: dict | None = None, actor: str | None = None) -> AuditEntry:
-    """Append one entry. Joins the caller's transaction, so the entry and the change commit together."""
-    with transaction.atomic():
+    """Append one entry. Joins the caller's transaction, so the entry and the change commit together
+    (no savepoint of its own: a failure here fails the caller's whole change)."""
+    with transaction.atomic(savepoint=False):
         _lock_chain()
         last = AuditEntry.objects.order_by("-seq").only("seq", "entry_hash").first()
         entry = AuditEntry(

@@ -32,3 +32,36 @@ class AuditActorMiddleware:
         on_behalf_of = f"enterprise:{acting.uscc}" if acting is not None else ""
         with audit.acting_as(audit.actor_name(user), on_behalf_of):
             return self.get_response(request)
+
+
+class SessionTouchMiddleware:
+    """Inactivity timeout without writing the session on every request.
+
+    A session expires ``SESSION_COOKIE_AGE`` seconds after it was last saved. Instead of saving it
+    on every request (one UPDATE and one commit each), a request saves it when it was last
+    touched more than ``YIWANG_SESSION_TOUCH_SECONDS`` ago (default 60), so the timeout is kept to
+    within that margin. Must come right after the session middleware.
+    """
+
+    KEY = "_touched"
+
+    def __init__(self, get_response):
+        from django.conf import settings
+
+        self.get_response = get_response
+        self.every = int(getattr(settings, "YIWANG_SESSION_TOUCH_SECONDS", 60))
+
+    def __call__(self, request):
+        import time
+
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is not None and not session.is_empty() and session.session_key:
+            try:
+                now = int(time.time())
+                last = session.get(self.KEY, 0)
+                if not session.modified and now - int(last) >= self.every:
+                    session[self.KEY] = now  # marks it modified: saved with a new expiry
+            except Exception:  # noqa: BLE001 - a session backend error must not fail the page
+                pass
+        return response

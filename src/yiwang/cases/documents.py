@@ -1,8 +1,8 @@
 """文书: notices and decisions issued on a case, as PDFs with an embedded Chinese font.
 
 Each document gets a number (文号) from its organisation's yearly sequence, is stored with the
-case with its SHA-256, and carries the QR code of the case's public progress page. Sealing
-(电子印章) is added by the seals module when it exists.
+case with its SHA-256, and carries the QR code of the case's public progress page. Each is
+sealed (电子印章: PAdES with the organisation's document seal, yiwang.seals) before hashing.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from yiwang.cases import numbering
 from yiwang.cases.models import Case, CaseDocument
 from yiwang.catalog.pdf import QRCode, _numbered_canvas, _p, _pairs_table, _styles, font_name
+from yiwang.seals import services as seal_services
 
 # kind → (title, the word in the document number)
 TITLES = {
@@ -106,9 +107,9 @@ def render(case: Case, kind: str, number: str) -> bytes:
 
 def issue(case: Case, kind: str) -> CaseDocument:
     """Number, render and store a document (inside the caller's transaction)."""
-    _, word = TITLES[kind]
+    title, word = TITLES[kind]
     number = numbering.next_document_number(case.organization, word, kind)
-    data = render(case, kind, number)
+    data = seal_services.seal_document(render(case, kind, number), case.organization, reason=f"{title} {number}")
     doc = CaseDocument(case=case, kind=kind, number=number, sha256=hashlib.sha256(data).hexdigest(),
                        created_at=timezone.now())
     doc.file.save(f"{case.number}-{kind}.pdf", ContentFile(data), save=False)

@@ -320,3 +320,11 @@ def provision_demo_seals() -> list[Seal]:
             if not Seal.objects.filter(organization=organization, seal_type=seal_type, state=S.ACTIVE).exists():
                 made.append(_provision(organization, seal_type, "演示数据 / demo data"))
     return made
+
+
+def seal_document(pdf: bytes, organization: Organization, *, reason: str) -> bytes:
+    """The PDF signed (PAdES, visible seal) with ``organization``'s document seal."""
+    from yiwang.seals.pdfsign import sign_pdf
+
+    seal = seal_for_documents(organization)
+    return sign_pdf(pdf, seal=seal, reason=reason, location=organization.region.name)

@@ -231,3 +231,28 @@ def test_a_refused_action_comes_back_with_what_the_clerk_chose(client, applicant
                                                              "lock_version": case.lock_version})
     html = page.content.decode()
     assert page.status_code == 400 and 'value="reject" id="o-%d-reject" checked' % step.pk in html
+
+
+def test_todo_filters_follow_the_case_as_it_moves_and_is_warned(client, applicant, item, people):
+    import datetime as dt
+
+    from yiwang.cases import numbering, services
+
+    first, second = submit(applicant, item), submit(applicant, item)
+    act(people["clerk"], second, "pre_review", "accept")  # the second now waits for review
+    sign_in_staff(client, people["clerk"])
+    waiting = client.get("/office/cases/", {"status": "submitted"}).content.decode()
+    assert first.number in waiting and second.number not in waiting
+    assert first.number not in client.get("/office/cases/", {"status": "in_review"}).content.decode()
+    newest = client.get("/office/cases/", {"sort": "new"}).content.decode()
+    assert first.number in newest
+
+    sign_in_staff(client, people["reviewer"])
+    assert second.number in client.get("/office/cases/", {"status": "in_review"}).content.decode()
+    assert second.number not in client.get("/office/cases/", {"overdue": "1"}).content.decode()
+    today = numbering.local_day()
+    Case.objects.filter(pk=second.pk).update(due_date=today - dt.timedelta(days=1))
+    services.sweep_time_limits(today)
+    assert second.number in client.get("/office/cases/", {"overdue": "1"}).content.decode()
+    services.withdraw(applicant, Case.objects.get(pk=second.pk), reason="不再需要")
+    assert second.number not in client.get("/office/cases/", {"scope": "org"}).content.decode()

@@ -172,6 +172,19 @@ class Case(models.Model):
     def __str__(self) -> str:
         return f"{self.number} {self.item_name}"
 
+    def save(self, *args, **kwargs):
+        adding = self._state.adding
+        super().save(*args, **kwargs)
+        fields = kwargs.get("update_fields")
+        if not adding and (fields is None or {"status", "warning"} & set(fields)):
+            self.sync_open_steps()
+
+    def sync_open_steps(self) -> int:
+        """Copy the status and warning onto the open steps (the to-do list reads them there)."""
+        return CaseStep.objects.filter(case=self, state=CaseStep.State.OPEN).exclude(
+            case_status=self.status, case_warning=self.warning).update(
+            case_status=self.status, case_warning=self.warning)
+
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
@@ -215,6 +228,12 @@ class CaseStep(models.Model):
     outcome = models.CharField("办理结果", max_length=20, blank=True)
     opinion = models.TextField("办理意见", blank=True)
     warning = models.CharField("预警", max_length=6, blank=True, default="")
+    # The case's facts the to-do list filters and sorts by, kept on the step so that one index
+    # serves the list (kept current on open steps by Case.save and the sweep; see docs/cases.md).
+    case_status = models.CharField("办件状态", max_length=20, blank=True, default="")
+    case_warning = models.CharField("办件预警", max_length=6, blank=True, default="")
+    region_code = models.CharField("办件区划代码", max_length=12, blank=True, default="")
+    submitted_at = models.DateTimeField("申请时间", null=True, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "办理环节"

@@ -181,7 +181,9 @@ def _open_steps(case: Case, now: dt.datetime, known: set[str] | None = None) -> 
             else None
         created.append(CaseStep.objects.create(
             case=case, task_id=task.id, key=task.key, name=task.name, role=task.role, org_rule=task.org_rule,
-            organization=_step_org(case, task.org_rule), started_at=now, limit_days=limit, due_date=due))
+            organization=_step_org(case, task.org_rule), started_at=now, limit_days=limit, due_date=due,
+            case_status=case.status, case_warning=case.warning, region_code=case.region.code,
+            submitted_at=case.submitted_at))
     return created
 
 
@@ -627,6 +629,12 @@ def _after_action(case: Case, step: CaseStep, outcome: str, user) -> None:
     elif outcome == "refuse":
         documents.issue(case, CaseDocument.Kind.REFUSAL)
         notify(applicant, case, f"您的申请“{case.item_name}”未获准予，决定书已可下载。")
+    elif step.key == "produce" and case.decision == Case.Decision.APPROVED:
+        from yiwang.certificates.services import issue_for_case
+
+        if (cert := issue_for_case(case, user)) is not None:
+            _event(case, user, "certificate", f"电子证照已制发：{cert.certificate_type.name}"[:100],
+                   detail={"identifier": cert.identifier})
     if case.status == Case.Status.COMPLETED:
         notify(applicant, case, f"您的办件“{case.item_name}”已办结。")
         _bundle_progress(case)
@@ -902,6 +910,7 @@ def _warn_batch(batch: list[Case], level: str, target: str, label: str) -> None:
     now = _now()
     ids = [c.pk for c in batch]
     Case.objects.filter(pk__in=ids).update(warning=target)
+    CaseStep.objects.filter(case_id__in=ids, state=CaseStep.State.OPEN).update(case_warning=target)
     CaseEvent.objects.bulk_create([
         CaseEvent(case=c, at=now, actor=None, actor_name="系统", action=f"warning.{level}", label=label,
                   from_status=c.status, to_status=c.status, detail={"due": str(c.due_date)}) for c in batch])

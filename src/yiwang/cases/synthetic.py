@@ -821,6 +821,10 @@ class Generator:
             if sus is not None and index == tpl.accepted_at:
                 self._suspend(case, sus, when, times, index, step_rows, events, suspensions, handler_for, tpl)
         self._warnings(case, step_rows, events, tpl, times)
+        for row in step_rows.values():  # the case's facts the to-do list reads on open steps
+            if row.state == CaseStep.State.OPEN:
+                row.case_status, row.case_warning = case.status, case.warning
+                row.region_code, row.submitted_at = item.region_code, case.submitted_at
         return case, list(step_rows.values()), events, materials, corrections, suspensions
 
     def _window_org(self, clerk: Staff | None, item: ItemInfo) -> int:

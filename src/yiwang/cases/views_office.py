@@ -66,7 +66,7 @@ def _my_steps(user, *, whole_organisation: bool = False):
         window = Q(org_rule="window", case__organization_id=staff.organization_id)
         prefix = services.window_prefix(user)
         if prefix is not None:
-            window |= Q(org_rule="window", case__region__code__startswith=prefix)
+            window |= Q(org_rule="window", region_code__startswith=prefix)
     return qs.filter(org_steps | window)
 
 
@@ -75,18 +75,18 @@ def todo(request):
     """待办: steps waiting for me, soonest due first, with time left."""
     scope = "org" if request.GET.get("scope") == "org" else "mine"
     qs = _my_steps(request.user, whole_organisation=scope == "org").select_related(
-        "case", "case__organization").exclude(case__status__in=Case.FINAL_STATUSES).defer(
+        "case", "case__organization").exclude(case_status__in=Case.FINAL_STATUSES).defer(
         *TODO_UNUSED)
     status = request.GET.get("status", "")
     if status in Case.Status.values:
-        qs = qs.filter(case__status=status)
+        qs = qs.filter(case_status=status)
     q = request.GET.get("q", "").strip()[:60]
     if q:
         qs = qs.filter(Q(case__number__startswith=q) | Q(case__item_name__contains=q))
     if request.GET.get("overdue"):
-        qs = qs.filter(case__warning__in=("yellow", "red"))
+        qs = qs.filter(case_warning__in=("yellow", "red"))
     order = request.GET.get("sort", "due")
-    qs = qs.order_by("-case__submitted_at") if order == "new" else qs.order_by(
+    qs = qs.order_by("-submitted_at", "-pk") if order == "new" else qs.order_by(
         "due_date", "case__due_date", "started_at")
     page = CappedPaginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [{"step": s, "case": s.case, "left": _left(s)} for s in page.object_list]

@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from yiwang.certificates import views_portal as v
+
+urlpatterns = [
+    path("certificates/verify/", v.verify, name="certificate_verify"),
+]

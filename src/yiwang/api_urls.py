@@ -3,6 +3,7 @@
 from rest_framework.routers import DefaultRouter
 
 from yiwang.catalog import api as catalog_api
+from yiwang.certificates import api as certificates_api
 from yiwang.core import api as core_api
 from yiwang.exchange import api as exchange_api
 
@@ -12,5 +13,6 @@ router.register("organizations", core_api.OrganizationViewSet, basename="organiz
 router.register("themes", catalog_api.ThemeViewSet, basename="theme")
 router.register("items", catalog_api.ItemViewSet, basename="item")
 router.register("cases", exchange_api.CaseViewSet, basename="case")
+router.register("certificates", certificates_api.CertificateViewSet, basename="certificate")
 
 urlpatterns = router.urls

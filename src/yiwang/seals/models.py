@@ -127,6 +127,12 @@ class Seal(models.Model):
     def is_usable(self) -> bool:
         return self.state == self.State.ACTIVE
 
+    @property
+    def status_class(self) -> str:
+        """The shared status badge colour of the state (words are always shown beside it)."""
+        return {"applied": "submitted", "reviewed": "reviewed", "produced": "draft", "filed": "draft",
+                "active": "active", "suspended": "inactive"}.get(self.state, "retired")
+
 
 class SealEvent(models.Model):
     """印章履历: one lifecycle transition, with who, when and why."""
@@ -160,3 +166,9 @@ class SealAuthorization(models.Model):
         ordering = ["organization", "seal_type", "role"]
         constraints = [models.UniqueConstraint(fields=["organization", "seal_type", "role"],
                                                name="seals_authorization_unique")]
+
+    @property
+    def role_label(self) -> str:
+        from yiwang.identity.models import Role
+
+        return dict(Role.choices).get(self.role, self.role)

@@ -132,7 +132,7 @@ def store_definition(xml: bytes, *, kind: str = "custom", user=None) -> ProcessD
 
 
 def process_for(item) -> ProcessDefinition:
-    binding = ItemProcess.objects.filter(item=item).select_related("definition").first()
+    binding = next(iter(ItemProcess.objects.filter(item=item).select_related("definition").order_by()[:1]), None)
     if binding is not None:
         return binding.definition
     version = item.published_version
@@ -385,8 +385,8 @@ def submit_application(user, *, item, form_data: dict, files: dict[int, Any] | N
     The same ``idempotency_key`` from the same account returns the case already made.
     """
     key = (idempotency_key or "").strip()[:80]
-    if key:
-        existing = Case.objects.filter(applicant_user=user, idempotency_key=key).first()
+    if key:  # unique per account: no ordering needed
+        existing = next(iter(Case.objects.filter(applicant_user=user, idempotency_key=key).order_by()[:1]), None)
         if existing is not None:
             return existing
     try:

@@ -30,8 +30,11 @@ STATUS_STEPS = [("submitted", "提交申请"), ("accepted", "受理"), ("review"
 
 
 def _item(code: str) -> ServiceItem:
-    item = (ServiceItem.objects.select_related("published_version", "organization", "region")
-            .filter(implementation_code=code, state=ServiceItem.State.ACTIVE).first())
+    try:  # get(), not first(): no ORDER BY to compile over the joined tables' columns
+        item = ServiceItem.objects.select_related("published_version", "organization", "region").get(
+            implementation_code=code, state=ServiceItem.State.ACTIVE)
+    except ServiceItem.DoesNotExist:
+        item = None
     if item is None or item.published_version is None:
         raise Http404("事项不存在 / item not found")
     # The material list is read by the page, the file checks and the service: once.
@@ -82,7 +85,8 @@ def _summary(exc: DomainError, definition: dict, labels: dict[str, str]) -> list
 
 
 def _draft(request, item) -> Draft | None:
-    return Draft.objects.filter(user=request.user, item=item, enterprise=getattr(request, "acting", None)).first()
+    found = Draft.objects.filter(user=request.user, item=item, enterprise=getattr(request, "acting", None))
+    return next(iter(found.order_by()[:1]), None)  # one per account, item and enterprise
 
 
 def _missing_materials(version, draft, supplied) -> dict[str, list[str]]:

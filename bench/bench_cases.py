@@ -375,12 +375,13 @@ def pgbench(clients: int, duration: int) -> dict:
             "latency_avg_ms": float(lat.group(1)) if lat else None, "script": "one INSERT into pgbench_history"}
 
 
-def submit_phase(clients: int, duration: int) -> dict:
+def submit_phase(clients: int, duration: int, workers: int = 2, with_pgbench: bool = True) -> dict:
     setup = child("submit_setup", str(CITIZENS))
     port = free_port()
     env = child_env()
     server = subprocess.Popen([PY, "-m", "gunicorn", "yiwang.wsgi:application", "--bind", f"127.0.0.1:{port}",
-                               "--workers", "2", "--worker-class", "sync", "--timeout", "60", "--log-level", "warning"],
+                               "--workers", str(workers), "--worker-class", "sync", "--timeout", "60",
+                               "--log-level", "warning"],
                               env=env, cwd=ROOT, start_new_session=True)
     try:
         wait_up(f"http://127.0.0.1:{port}/healthz", time.monotonic() + 60)
@@ -396,7 +397,9 @@ def submit_phase(clients: int, duration: int) -> dict:
             server.wait(10)
     result["check"] = child("submit_check", started, ",".join(str(s["user_id"]) for s in setup["sessions"]))
     result["check"]["lost_or_extra"] = result["check"]["cases"] - result["successful"]
-    result["pgbench"] = pgbench(clients, duration)
+    result["workers"] = workers
+    if with_pgbench:
+        result["pgbench"] = pgbench(clients, duration)
     return result
 
 
@@ -422,6 +425,8 @@ def main() -> None:
                     help="open cases whose warning is cleared before the sweep (the changes it must make)")
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--duration", type=int, default=20, help="seconds of the submission run")
+    ap.add_argument("--workers", default="2",
+                    help="gunicorn sync workers for the submission run; several (e.g. 2,4) run one after another")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -446,7 +451,10 @@ def main() -> None:
         elif phase == "sweep":
             results["sweep"] = child("sweep", str(a.sweep_changes))
         elif phase == "submit":
-            results["submit"] = submit_phase(a.clients, a.duration)
+            counts = [int(w) for w in a.workers.split(",") if w.strip()]
+            results["submit"] = submit_phase(a.clients, a.duration, counts[0])
+            for more in counts[1:]:
+                results[f"submit_workers_{more}"] = submit_phase(a.clients, a.duration, more, with_pgbench=False)
         results.setdefault("loadavg", {})[phase] = Path("/proc/loadavg").read_text().split()[:3]
         log(f"{phase} done in {time.monotonic() - t:.0f} s")
         path.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str))

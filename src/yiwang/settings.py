@@ -190,6 +190,8 @@ if os.environ.get("REDIS_URL"):
 YIWANG_JOBS_BACKEND = os.environ.get("YIWANG_JOBS_BACKEND", "db")
 YIWANG_JOBS_POLL_SECONDS = float(os.environ.get("YIWANG_JOBS_POLL_SECONDS", "1"))
 YIWANG_JOBS_LEASE_SECONDS = float(os.environ.get("YIWANG_JOBS_LEASE_SECONDS", "300"))
+YIWANG_JOBS_KEEP_DAYS = int(os.environ.get("YIWANG_JOBS_KEEP_DAYS", "7"))  # finished jobs pruned after
+YIWANG_JOBS_KEEP_FAILED_DAYS = int(os.environ.get("YIWANG_JOBS_KEEP_FAILED_DAYS", "30"))
 YIWANG_JOBS_BACKOFF_SCALE = float(os.environ.get("YIWANG_JOBS_BACKOFF_SCALE", "1"))  # tests shrink it
 YIWANG_JOBS_MODULES = env_list("YIWANG_JOBS_MODULES", "")  # beside every app's tasks.py
 YIWANG_CELERY_BROKER_URL = os.environ.get("YIWANG_CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")

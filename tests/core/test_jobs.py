@@ -313,3 +313,21 @@ class _Out:
 
     def flush(self):
         pass
+
+
+@pytest.mark.django_db
+def test_old_finished_jobs_are_pruned_and_queued_ones_never():
+    from yiwang.core.tasks import prune_finished_jobs
+
+    now = timezone.now()
+    def make(status, days_ago):
+        return Job.objects.create(name="tests.core.jobs_for_tests.add", status=status, run_after=now,
+                                  finished_at=now - dt.timedelta(days=days_ago) if days_ago is not None else None)
+    old_done, new_done = make(Job.Status.SUCCEEDED, 8), make(Job.Status.SUCCEEDED, 6)
+    old_failed, recent_failed = make(Job.Status.FAILED, 31), make(Job.Status.FAILED, 20)
+    queued = make(Job.Status.QUEUED, None)
+    assert prune_finished_jobs() == {Job.Status.SUCCEEDED: 1, Job.Status.FAILED: 1}
+    left = set(Job.objects.values_list("pk", flat=True))
+    assert left == {new_done.pk, recent_failed.pk, queued.pk}
+    assert old_done.pk not in left and old_failed.pk not in left
+    assert "yiwang.core.tasks.prune_finished_jobs" in jobs.periodic_jobs()

@@ -265,3 +265,4 @@ class CertificateEvent(models.Model):
     class Meta:
         verbose_name = verbose_name_plural = "证照记录"
         ordering = ["created_at", "id"]
+from yiwang.certificates.models_sharing import *  # noqa: E402,F401,F403

@@ -61,8 +61,10 @@ def _actor_label(user) -> str:
 
 
 def _audit(action: str, cert: Certificate, user, before: dict | None = None, detail: dict | None = None) -> None:
-    audit.record(f"certificates.{action}", "Certificate", cert.identifier, before=before, after=snapshot(cert),
-                 detail=detail or {}, actor=audit.actor_name(user) if user is not None else None)
+    # The identifier (73 characters) is longer than the trail's object id: it goes into the detail.
+    audit.record(f"certificates.{action}", "Certificate", cert.pk, before=before, after=snapshot(cert),
+                 detail={"identifier": cert.identifier, **(detail or {})},
+                 actor=audit.actor_name(user) if user is not None else None)
 
 
 def snapshot(cert: Certificate) -> dict[str, Any]:
@@ -675,7 +677,7 @@ def expire_due(today: dt.date | None = None, batch: int = 500) -> int:
                 old = cert.status
                 _set_status(cert, Status.EXPIRED, f"有效期已于 {cert.valid_to:%Y-%m-%d} 届满")
                 _event(cert, Kind.EXPIRED, None, reason=cert.status_reason, before=old)
-            audit.record("certificates.expire", "Certificate", f"{len(due)} certificates",
+            audit.record("certificates.expire", "Certificate", f"{due[0].pk}..{due[-1].pk}",
                          detail={"identifiers": [c.identifier for c in due]}, actor="system")
             done += len(due)
 

@@ -421,9 +421,12 @@ def _create(certificate_type: CertificateType, holder: Holder, data: dict[str, A
 @transaction.atomic
 def issue(certificate_type: CertificateType, *, data: dict[str, Any], holder: Person | Enterprise | None = None,
           holder_name: str = "", holder_code: str = "", user=None, case=None, issued_on: dt.date | None = None,
-          valid_from: dt.date | None = None, valid_to: dt.date | None = None, check_permission: bool = True
-          ) -> Certificate:
-    """颁发: a new certificate (version 001) — record, identifier, QR payload, sealed PDF, audit, event."""
+          valid_from: dt.date | None = None, valid_to: dt.date | None = None, check_permission: bool = True,
+          number: str | None = None) -> Certificate:
+    """颁发: a new certificate (version 001) — record, identifier, QR payload, sealed PDF, audit, event.
+
+    ``number`` keeps the number printed on a historic certificate (存量证照导入); by default it is made
+    from the type code and the serial."""
     if not certificate_type.is_active:
         raise StateError("该证照类型已停用 / this certificate type is not in use")
     if check_permission and user is not None and not any(
@@ -432,7 +435,7 @@ def issue(certificate_type: CertificateType, *, data: dict[str, Any], holder: Pe
     data = validate_data(certificate_type, data)
     who = resolve_holder(certificate_type, holder, name=holder_name, code=holder_code)
     cert = _create(certificate_type, who, data, user, case=case, issued_on=issued_on, valid_from=valid_from,
-                   valid_to=valid_to)
+                   valid_to=valid_to, number=number)
     _event(cert, Kind.ISSUED, user, detail={"case": case.number} if case is not None else {})
     _audit("issue", cert, user, detail={"type": certificate_type.type_code, "case": getattr(case, "number", "")})
     return cert

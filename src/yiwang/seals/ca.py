@@ -58,12 +58,16 @@ def _pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
+def _key_usage(*, ca: bool) -> x509.KeyUsage:
+    """A CA certifies; an end entity (seal, signing key) signs with non-repudiation."""
+    return x509.KeyUsage(digital_signature=not ca, content_commitment=not ca, key_encipherment=False,
+                         data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
+                         encipher_only=False, decipher_only=False)
+
+
 def _ca_extensions(builder: x509.CertificateBuilder, public_key, issuer_key, path_length: int):
     builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
-    builder = builder.add_extension(x509.KeyUsage(
-        digital_signature=False, content_commitment=False, key_encipherment=False, data_encipherment=False,
-        key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False),
-        critical=True)
+    builder = builder.add_extension(_key_usage(ca=True), critical=True)
     builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
     return builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key), critical=False)
 
@@ -180,10 +184,7 @@ def issue(*, common_name: str, organization: str, unit: str, public_point: str, 
                    .issuer_name(ca_cert.subject).public_key(subject_key).serial_number(serial)
                    .not_valid_before(not_before).not_valid_after(not_after))
         builder = builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        builder = builder.add_extension(x509.KeyUsage(
-            digital_signature=True, content_commitment=True, key_encipherment=False, data_encipherment=False,
-            key_agreement=False, key_cert_sign=False, crl_sign=False, encipher_only=False, decipher_only=False),
-            critical=True)
+        builder = builder.add_extension(_key_usage(ca=False), critical=True)
         builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(subject_key), critical=False)
         builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
                                         critical=False)

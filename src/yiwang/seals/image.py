@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import io
 import math
-import os
 from functools import lru_cache
 
-from django.conf import settings
 from PIL import Image, ImageDraw, ImageFont
+from reportlab.pdfbase import pdfmetrics
 
-from yiwang.catalog.pdf import FONT_CANDIDATES
+from yiwang.catalog.pdf import font_name
 
 RED = (215, 38, 30, 255)
 SIZE = 480  # pixels; shown at 4 cm, this is 300 dpi
@@ -23,20 +22,13 @@ SIZE = 480  # pixels; shown at 4 cm, this is 300 dpi
 
 @lru_cache(maxsize=1)
 def _font_source() -> tuple[str, int] | None:
-    candidates = []
-    configured = getattr(settings, "YIWANG_PDF_FONT", "")
-    if configured:
-        path, _, index = configured.partition("#")
-        candidates.append((path, int(index) if index.isdigit() else 0))
-    candidates.extend(FONT_CANDIDATES)
-    for path, index in candidates:
-        if os.path.exists(path):
-            try:
-                ImageFont.truetype(path, 20, index=index)
-            except OSError:
-                continue
-            return path, index
-    return None
+    """The TrueType file the PDF guides use (same lookup), as (path, index in a .ttc)."""
+    font = pdfmetrics.getFont(font_name())
+    path = getattr(getattr(font, "face", None), "filename", None)
+    if not isinstance(path, str):  # reportlab's built-in CID fallback: no file to give Pillow
+        return None
+    index = getattr(font.face, "subfontNameX", b"-0").decode().lstrip("-")
+    return path, int(index) if index.isdigit() else 0
 
 
 def _font(size: int):

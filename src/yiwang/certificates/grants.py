@@ -173,8 +173,8 @@ def log_access(reader: Reader, *, channel: str, what: str, cert: Certificate | N
             organization=reader.organization, client_id=reader.client_id[:100], client_name=reader.client_name[:255],
             purpose=purpose[:PURPOSE_MAX], case_number=case_number[:40], allowed=not refusal, refusal=refusal[:200])
         audit.record("certificates.access" if not refusal else "certificates.access.refused",
-                     "Certificate", cert.identifier if cert else "-",
-                     detail={"channel": channel, "what": what, "grant": getattr(grant_obj, "pk", None),
+                     "Certificate", cert.pk if cert else "-",
+                     detail={"identifier": getattr(cert, "identifier", ""), "channel": channel, "what": what, "grant": getattr(grant_obj, "pk", None),
                              "reader": reader.name, "organization": getattr(reader.organization, "pk", None),
                              "case": case_number, "refusal": refusal}, actor=reader.name or "anonymous")
     return row

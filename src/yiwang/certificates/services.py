@@ -194,15 +194,16 @@ TYPE_FIELDS = ("name", "type_code", "defining_organization", "issuing_organizati
 @transaction.atomic
 def save_type(user, *, instance: CertificateType | None = None, basic_items=None, service_items=None,
               lock_version: int | None = None, **data: Any) -> CertificateType:
-    """Create or change a certificate type (证照目录). Only its managers; the code cannot change once used."""
+    """Create or change a certificate type (证照目录). Only its managers (``user=None``: the platform
+    itself, e.g. the demo loader); the code cannot change once used."""
     issuing = data.get("issuing_organization") or getattr(instance, "issuing_organization", None)
-    if issuing is None or not can_manage_types(user, issuing.pk):
+    if issuing is None or (user is not None and not can_manage_types(user, issuing.pk)):
         raise NotPermitted("只能管理本机构颁发的证照类型 / you may only manage your organisation's types")
     if instance is not None:
         instance = CertificateType.objects.select_for_update().get(pk=instance.pk)
         if lock_version is not None and instance.lock_version != lock_version:
             raise Conflict("该证照类型已被他人修改，请刷新后重试 / changed by someone else; reload and try again")
-        if not can_manage_types(user, instance.issuing_organization_id):
+        if user is not None and not can_manage_types(user, instance.issuing_organization_id):
             raise NotPermitted("只能管理本机构颁发的证照类型 / you may only manage your organisation's types")
         merged = {k: getattr(instance, k) for k in TYPE_FIELDS} | data
         if merged["type_code"] != instance.type_code and instance.certificates.exists():
@@ -227,7 +228,7 @@ def save_type(user, *, instance: CertificateType | None = None, basic_items=None
         obj.service_items.set(service_items)
     audit.record("certificates.type.update" if instance else "certificates.type.create", "CertificateType",
                  obj.type_code, before=before, after={k: str(getattr(obj, k)) for k in TYPE_FIELDS},
-                 actor=audit.actor_name(user))
+                 actor=audit.actor_name(user) if user is not None else None)
     return obj
 
 
@@ -542,7 +543,7 @@ def _locked(cert: Certificate, user, lock_version: int | None) -> Certificate:
     current = (Certificate.objects.select_for_update()
                .select_related("certificate_type", "issuing_organization", "issuing_organization__region")
                .get(pk=cert.pk))
-    if not can_act_on(user, current):
+    if user is not None and not can_act_on(user, current):  # None: the platform itself (sweeps, demo)
         raise NotPermitted("只有颁发机构的审批人员或机构管理员可以办理 / only the issuing organisation's approvers "
                            "or administrators may do this")
     if lock_version is not None and current.lock_version != int(lock_version):

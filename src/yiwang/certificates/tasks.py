@@ -17,3 +17,4 @@ def expire_certificates() -> None:
     expired = services.expire_due()
     if expired:
         log.info("certificate expiry sweep: %s expired", expired)
+from yiwang.certificates import imports  # noqa: E402,F401  (registers the historic-import job)

@@ -1,5 +1,6 @@
-from django.urls import path
+from django.urls import include, path
 
+from yiwang.certificates import urls_wallet
 from yiwang.certificates import views_office as v
 
 urlpatterns = [
@@ -10,4 +11,5 @@ urlpatterns = [
     path("<int:pk>/", v.certificate_detail, name="office_certificate"),
     path("<int:pk>/pdf/", v.certificate_pdf, name="office_certificate_pdf"),
     path("<int:pk>/act/", v.certificate_act, name="office_certificate_act"),
+    path("", include(urls_wallet.office_patterns)),
 ]

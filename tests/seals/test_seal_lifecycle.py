@@ -190,3 +190,16 @@ def test_root_certificate_is_downloadable(client):
     response = client.get("/.well-known/yiwang-root-ca.pem")
     assert response.status_code == 200 and b"BEGIN CERTIFICATE" in response.content
     assert response.content.decode() == ca.root().certificate_pem
+
+
+def test_long_organisation_names_fit_the_certificate_and_the_pdf_names_the_full_seal(city):
+    from tests.seals.conftest import simple_pdf
+    from yiwang.seals import pdfsign
+
+    org = factories.organization("临江市滨江区经济技术开发区管理委员会行政审批服务局", city["district"], "0150")
+    seal = services.seal_for_documents(org)
+    cert = ca.certificate(seal.certificate_pem)
+    assert seal.name == "临江市滨江区经济技术开发区管理委员会行政审批服务局行政审批专用章"
+    assert all(len(a.value.encode()) <= 64 for a in cert.subject)
+    (report,) = pdfsign.verify_pdf(pdfsign.sign_pdf(simple_pdf(), seal=seal, reason="x"))
+    assert report.ok and report.seal_name == seal.name and report.organization == org.name

@@ -216,3 +216,14 @@ def test_signing_key_has_a_certificate_from_our_ca():
     assert cert.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
                                           ).hex() == key.public_point
     assert cert.not_valid_after_utc == key.not_after
+
+
+def test_sm2_digest_matches_the_library_reference():
+    from pysmx.SM2 import get_za
+    from pysmx.SM2._SM2 import get_hash
+
+    signed = signing.sign_payload(b"za", algorithm="SM2SM3")
+    point = SigningKey.objects.get(kid=signed.kid).public_point
+    za = get_za(b"1234567812345678", point[2:])
+    assert signing._sm2_za(point).hex() == za
+    assert signing._sm2_digest(point, b"za") == get_hash("sm3", za + b"za".hex(), Hexstr=1)

@@ -40,13 +40,21 @@ def _org_name() -> str:
     return getattr(settings, "YIWANG_CA_ORGANIZATION", "") or "一网办政务服务平台"
 
 
+def _fit(value: str, limit: int = 64) -> str:
+    """At most ``limit`` UTF-8 bytes (the X.520 upper bound as cryptography checks it): about 21
+    Chinese characters. The full seal name stays in the database; the certificate's OU carries the code."""
+    while len(value.encode()) > limit:
+        value = value[:-1]
+    return value
+
+
 def _name(common_name: str, organization: str = "", unit: str = "") -> x509.Name:
     attrs = [x509.NameAttribute(NameOID.COUNTRY_NAME, "CN")]
     if organization:
-        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization[:64]))
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, _fit(organization)))
     if unit:
-        attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit[:64]))
-    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64]))
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, _fit(unit)))
+    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, _fit(common_name)))
     return x509.Name(attrs)
 
 

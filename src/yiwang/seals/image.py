@@ -61,14 +61,17 @@ def render_seal(organization_name: str, seal_type: str, code: str = "") -> bytes
                  outline=RED, width=ring)
     draw.polygon(_star(centre, centre, size * 0.15), fill=RED)
 
-    # The name along the upper arc, reading clockwise, spread over up to 240 degrees.
-    name = organization_name.strip()[:24] or "—"
+    # The name along the upper arc, reading clockwise, over at most 240 degrees so that its ends
+    # stay clear of the seal type; long names get smaller characters, none is dropped.
+    name = organization_name.strip()[:40] or "—"
     text_radius = outer_radius - ring - 44 * scale
-    char_size = int(min(62, max(34, 520 / max(len(name), 1))) * scale)
-    span = min(240.0, 17.5 * len(name) + 40) if len(name) > 1 else 0
+    count = len(name)
+    span = min(240.0, 14.0 * count + 40) if count > 1 else 0.0
+    step = text_radius * math.radians(span) / (count - 1) if count > 1 else 62 * scale
+    char_size = int(min(62 * scale, step * 0.92))
     font = _font(char_size)
     for i, char in enumerate(name):
-        angle = -90 - span / 2 + (span * i / (len(name) - 1) if len(name) > 1 else 0)
+        angle = -90 - span / 2 + (span * i / (count - 1) if count > 1 else 0)
         tile = Image.new("RGBA", (char_size * 2, char_size * 2), (255, 255, 255, 0))
         ImageDraw.Draw(tile).text((char_size, char_size), char, font=font, fill=RED, anchor="mm")
         tile = tile.rotate(-(angle + 90), resample=Image.BICUBIC)
@@ -76,10 +79,10 @@ def render_seal(organization_name: str, seal_type: str, code: str = "") -> bytes
         y = centre + text_radius * math.sin(math.radians(angle))
         image.alpha_composite(tile, (int(x - char_size), int(y - char_size)))
 
-    type_font = _font(int(min(46, 330 / max(len(seal_type), 1)) * scale))
-    draw.text((centre, centre + size * 0.26), seal_type, font=type_font, fill=RED, anchor="mm")
+    type_font = _font(int(min(46, 300 / max(len(seal_type), 1)) * scale))
+    draw.text((centre, centre + size * 0.27), seal_type, font=type_font, fill=RED, anchor="mm")
     if code:
-        draw.text((centre, centre + size * 0.375), code[-13:], font=_font(18 * scale), fill=RED, anchor="mm")
+        draw.text((centre, centre + size * 0.385), code[-13:], font=_font(18 * scale), fill=RED, anchor="mm")
 
     image = image.resize((SIZE, SIZE), Image.LANCZOS)
     out = io.BytesIO()

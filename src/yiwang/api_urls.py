@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from yiwang.catalog import api as catalog_api
 from yiwang.certificates import api as certificates_api
+from yiwang.certificates import api_sharing as certificate_sharing_api
 from yiwang.core import api as core_api
 from yiwang.exchange import api as exchange_api
 
@@ -14,5 +15,7 @@ router.register("themes", catalog_api.ThemeViewSet, basename="theme")
 router.register("items", catalog_api.ItemViewSet, basename="item")
 router.register("cases", exchange_api.CaseViewSet, basename="case")
 router.register("certificates", certificates_api.CertificateViewSet, basename="certificate")
+router.register("shared-certificates", certificate_sharing_api.SharedCertificateViewSet,
+                basename="shared-certificate")
 
 urlpatterns = router.urls

@@ -176,7 +176,8 @@ YIWANG_MAX_UPLOAD_BYTES = int(os.environ.get("YIWANG_MAX_UPLOAD_BYTES", 10 * 102
 YIWANG_CASE_YELLOW_DAYS = int(os.environ.get("YIWANG_CASE_YELLOW_DAYS", "2"))
 YIWANG_PUBLIC_URL = os.environ.get("YIWANG_PUBLIC_URL", "http://127.0.0.1:8000")
 # 免提交: dotted paths of connectors that supply certificate/shared-data materials (yiwang.cases.connectors).
-YIWANG_MATERIAL_CONNECTORS = env_list("YIWANG_MATERIAL_CONNECTORS", "")
+YIWANG_MATERIAL_CONNECTORS = env_list("YIWANG_MATERIAL_CONNECTORS",
+                                      "yiwang.certificates.connectors.CertificateConnector")
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if os.environ.get("REDIS_URL"):
@@ -333,6 +334,7 @@ OAUTH2_PROVIDER = {
         "introspection": "核验本平台签发的访问令牌（资源服务器）",
         "cases:read": "部门系统读取本机构的办件（docs/webhooks.md）",
         "cases:write": "部门系统以本机构服务账号报送环节办理结果",
+        "certificates:read": "读取持证人授权给本应用的电子证照（docs/certificate-sharing.md）",
     },
     "DEFAULT_SCOPES": ["openid"],
     "OAUTH2_VALIDATOR_CLASS": "yiwang.identity.oidc.YiwangValidator",

@@ -99,13 +99,16 @@ def _apply_page(request, item, definition, data, *, draft=None, error=None, erro
     version = item.published_version
     materials = list(version.materials.all())
     uploaded = {df.material_id: df for df in draft.files.all()} if draft else {}
+    from yiwang.certificates import connectors as certificate_connectors  # 免提交: certificates offered
+
+    offers = certificate_connectors.offers(request.user, getattr(request, "acting", None), version)
     labels = {f"material_{m.pk}": m.name for m in materials}
     import secrets
 
     return render(request, "cases/apply.html", {
         "item": item, "version": version,
-        "materials": [{"m": m, "uploaded": uploaded.get(m.pk), "errors": (errors or {}).get(f"material_{m.pk}", [])}
-                      for m in materials],
+        "materials": [{"m": m, "uploaded": uploaded.get(m.pk), "errors": (errors or {}).get(f"material_{m.pk}", []),
+                       "offer": offers.get(m.pk)} for m in materials],
         "form_html": formschema.render(definition, data, errors or {}),
         "error": error, "summary": _summary(error, definition, labels) if error else [], "errors": errors or {},
         "idempotency_key": request.POST.get("idempotency_key") or secrets.token_urlsafe(16),
@@ -142,6 +145,9 @@ def apply(request, code: str):
         data = json.loads(draft.data) if draft and draft.data else formschema.prefill(definition, _sources(request))
         return _apply_page(request, item, definition, data, draft=draft)
     data = formschema.parse(definition, request.POST)
+    from yiwang.certificates import connectors as certificate_connectors  # 免提交: the applicant's consent
+
+    certificate_connectors.record_consents(request.user, acting, version, request.POST)
     if request.POST.get("step") == "check":
         draft, file_errors = app_services.save_draft(request.user, item, enterprise=acting, data=data,
                                                      files=_files(request, version))

@@ -36,7 +36,7 @@ from yiwang.identity.models import ActingContext, ClientPolicy, Enterprise, Pers
 
 # Scopes a client of each kind may be allowed (docs/sso.md).
 USER_SCOPES = ["openid", "profile", "phone", "enterprise", "catalog.read", "catalog.write"]
-SYSTEM_SCOPES = ["catalog.read", "introspection", "cases:read", "cases:write"]
+SYSTEM_SCOPES = ["catalog.read", "introspection", "cases:read", "cases:write", "certificates:read"]
 
 _STAFF_NAMESPACE_CONTEXT = b"yiwang.oidc.pairwise.user"
 

@@ -149,7 +149,7 @@ def child_workbench(requests: int) -> dict:
 
     out: dict = {}
     paths = ["/office/cases/", "/office/cases/?sort=new", "/office/cases/?status=in_review",
-             "/office/cases/?overdue=1", "/office/cases/?page=3"]
+             "/office/cases/?status=submitted", "/office/cases/?overdue=1", "/office/cases/?page=3"]
     for username in ("clerk", "reviewer"):
         client = _signed_in(username)
         for path in paths:  # warm-up
@@ -163,11 +163,15 @@ def child_workbench(requests: int) -> dict:
             assert response.status_code == 200
         everything = [x for v in series.values() for x in v]
         user = get_user_model().objects.get(username=username)
-        qs = (_my_steps(user).select_related("case", "case__organization")
-              .exclude(case__status__in=Case.FINAL_STATUSES).order_by("due_date", "case__due_date", "started_at"))
+        mine = _my_steps(user).select_related("case", "case__organization").exclude(
+            case_status__in=Case.FINAL_STATUSES)
+        qs = mine.order_by("due_date", "case__due_date", "started_at")
         out[username] = {"all": ms(everything), "by_path": {p: ms(v) for p, v in series.items()},
                          "todo_count": qs.count(), "explain_page": _explain(qs[:25]),
-                         "explain_count": _explain(qs.values("pk"))}
+                         "explain_count": _explain(qs.values("pk")),
+                         "explain_new": _explain(mine.order_by("-submitted_at", "-pk")[:25]),
+                         "explain_status": _explain(mine.filter(case_status="in_review").order_by(
+                             "due_date", "case__due_date", "started_at")[:25])}
     return out
 
 

@@ -743,6 +743,9 @@ def load_demo() -> Summary:
         load_revisions(summary, created, orgs, users)
         load_open_work(summary, orgs, users)
         bundles.load_bundles(summary)
+        from yiwang.seals.services import provision_demo_seals
+
+        summary.created["电子印章"] += len(provision_demo_seals())  # before the cases: their documents are sealed
         cases.load_cases(summary)  # the demo accounts' cases through the services, then generated ones
     search.forget_synonyms()
     count(summary)

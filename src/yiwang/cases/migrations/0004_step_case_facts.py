@@ -7,6 +7,7 @@ from django.db import migrations, models
 # serve those views from the step table alone (plain SQL, for PostgreSQL and SQLite alike).
 INDEXES = {
     "step_open_status_due": "(role, case_status, due_date)",
+    "step_open_org_status_due": "(organization_id, role, case_status, due_date)",
     "step_open_warning_due": "(role, case_warning, due_date)",
     "step_open_new": "(role, submitted_at)",
 }

@@ -72,10 +72,10 @@ class SharedDetailSerializer(SharedRowSerializer):
     status = serializers.CharField(source="certificate.status", help_text="01 有效 02 暂扣 03 撤销 04 注销 05 失效 07 吊销")
     status_label = serializers.CharField(source="certificate.get_status_display")
     version = serializers.IntegerField(source="certificate.version")
-    fields = serializers.SerializerMethodField()
+    fields = serializers.SerializerMethodField(method_name="get_face_fields", help_text="照面信息 / the data fields")
     file_url = serializers.SerializerMethodField()
 
-    def get_fields(self, g) -> list[dict]:
+    def get_face_fields(self, g) -> list[dict]:
         cert = g.certificate
         labels = cert.certificate_type.field_labels()
         return [{"name": k, "label": labels.get(k, k), "value": str(v)} for k, v in cert.data.items()]

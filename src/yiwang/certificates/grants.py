@@ -171,7 +171,7 @@ def log_access(reader: Reader, *, channel: str, what: str, cert: Certificate | N
             certificate=cert, grant=grant_obj, channel=channel, what=what,
             user=reader.user if getattr(reader.user, "pk", None) else None, actor_name=reader.name,
             organization=reader.organization, client_id=reader.client_id[:100], client_name=reader.client_name[:255],
-            purpose=purpose[:PURPOSE_MAX], case_number=case_number[:40], allowed=not refusal, refusal=refusal[:200])
+            purpose=purpose[:PURPOSE_MAX], case_number=case_number[:50], allowed=not refusal, refusal=refusal[:200])
         audit.record("certificates.access" if not refusal else "certificates.access.refused",
                      "Certificate", cert.pk if cert else "-",
                      detail={"identifier": getattr(cert, "identifier", ""), "channel": channel, "what": what, "grant": getattr(grant_obj, "pk", None),

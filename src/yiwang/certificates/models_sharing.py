@@ -115,7 +115,7 @@ class CertificateAccess(models.Model):
     client_id = models.CharField("应用标识", max_length=100, blank=True)
     client_name = models.CharField("应用名称", max_length=255, blank=True)
     purpose = models.CharField("事由", max_length=200, blank=True)
-    case_number = models.CharField("办件编号", max_length=40, blank=True)
+    case_number = models.CharField("办件编号", max_length=50, blank=True)
     allowed = models.BooleanField("是否准许", default=True)
     refusal = models.CharField("拒绝原因", max_length=200, blank=True)
     created_at = models.DateTimeField("时间", default=timezone.now, db_index=True)

@@ -52,7 +52,7 @@ class Migration(migrations.Migration):
                 ('client_id', models.CharField(blank=True, max_length=100, verbose_name='应用标识')),
                 ('client_name', models.CharField(blank=True, max_length=255, verbose_name='应用名称')),
                 ('purpose', models.CharField(blank=True, max_length=200, verbose_name='事由')),
-                ('case_number', models.CharField(blank=True, max_length=40, verbose_name='办件编号')),
+                ('case_number', models.CharField(blank=True, max_length=50, verbose_name='办件编号')),
                 ('allowed', models.BooleanField(default=True, verbose_name='是否准许')),
                 ('refusal', models.CharField(blank=True, max_length=200, verbose_name='拒绝原因')),
                 ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name='时间')),

@@ -21,9 +21,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from yiwang.core import audit
+from yiwang.core.crypto import _setting
 from yiwang.core.errors import NotPermitted, StateError, ValidationFailed
 from yiwang.core.models import Organization
-from yiwang.core.crypto import _setting
 from yiwang.identity import scoping
 from yiwang.identity.models import Role
 from yiwang.seals import ca, keystore

@@ -55,6 +55,9 @@ def _today() -> dt.date:
 
 
 def _user_label(user) -> str:
+    person = user._state.fields_cache.get("person") if user is not None and hasattr(user, "_state") else None
+    if person is not None and person.name:  # a citizen already loaded (no staff lookup needed)
+        return person.name
     staff = scoping.staff_of(user)
     if staff is not None:
         return staff.display_name or user.get_username()

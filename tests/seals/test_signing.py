@@ -227,3 +227,29 @@ def test_sm2_digest_matches_the_library_reference():
     za = get_za(b"1234567812345678", point[2:])
     assert signing._sm2_za(point).hex() == za
     assert signing._sm2_digest(point, b"za") == get_hash("sm3", za + b"za".hex(), Hexstr=1)
+
+
+def test_changing_the_kek_and_rewrapping_keeps_every_key_usable(settings, org_admin_a, org_a):
+    from django.core.management import call_command
+
+    from tests.seals.conftest import make_active_seal, simple_pdf
+    from yiwang.core.crypto import DecryptionFailed
+    from yiwang.seals import pdfsign
+
+    old, new = base64.b64encode(b"o" * 32).decode(), base64.b64encode(b"n" * 32).decode()
+    settings.YIWANG_SEAL_KEK = old
+    seal = make_active_seal(org_admin_a, org_a)
+    signing.sign_payload(b"x", purpose="kek-change")
+
+    settings.YIWANG_SEAL_KEK = new  # the old KEK is gone: nothing unwraps
+    with pytest.raises(DecryptionFailed):
+        signing.sign_payload(b"x", purpose="kek-change")
+
+    settings.YIWANG_SEAL_KEK_PREVIOUS = old
+    call_command("seal", "rewrap")
+    assert AuditEntry.objects.filter(action="seals.keys_rewrapped").exists()
+    settings.YIWANG_SEAL_KEK_PREVIOUS = ""  # everything now under the new KEK alone
+    assert signing.sign_payload(b"x", purpose="kek-change")
+    seal.refresh_from_db()
+    assert pdfsign.verify_pdf(pdfsign.sign_pdf(simple_pdf(), seal=seal, reason="x"))[0].ok
+    assert not keystore.needs_rewrap(seal.private_key_encrypted)

@@ -24,6 +24,8 @@ from pysmx.SM2 import generate_keypair as sm2_generate_keypair
 from yiwang.core.crypto import DecryptionFailed, _b64decode_key, _dev_key, _setting, _warn_development_key
 
 KEK_SETTING = "YIWANG_SEAL_KEK"
+# Former KEKs (comma-separated base64) that still unwrap keys until `yiwang seal rewrap` has run.
+PREVIOUS_SETTING = "YIWANG_SEAL_KEK_PREVIOUS"
 _PREFIX = "kek1"
 
 # SM2 curve (GB/T 32918.5) for checking that a published point lies on it.
@@ -33,24 +35,47 @@ SM2_B = 0x28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93
 SM2_N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
 
 
+def _kek_from_base64(raw: str, what: str) -> tuple[str, AESGCM]:
+    key = _b64decode_key(raw, what)
+    if len(key) != 32:
+        raise ImproperlyConfigured(f"{what} 应为32字节（base64）/ {what} must be 32 bytes")
+    return _kek_id(key), AESGCM(key)
+
+
+def _kek_id(key: bytes) -> str:
+    return hashlib.sha256(b"yiwang kek id" + key).hexdigest()[:8]
+
+
 @lru_cache(maxsize=4)
 def _parse_kek(raw: str, production: bool, secret_key: str) -> tuple[str, AESGCM]:
-    if not raw:
-        if production:
-            raise ImproperlyConfigured(f"生产环境必须设置 {KEK_SETTING} / {KEK_SETTING} must be set in production")
-        _warn_development_key(KEK_SETTING)
-        key = _dev_key(b"seal key-encryption key")
-    else:
-        key = _b64decode_key(raw, KEK_SETTING)
-        if len(key) != 32:
-            raise ImproperlyConfigured(f"{KEK_SETTING} 应为32字节（base64）/ {KEK_SETTING} must be 32 bytes")
-    kek_id = hashlib.sha256(b"yiwang kek id" + key).hexdigest()[:8]
-    return kek_id, AESGCM(key)
+    if raw:
+        return _kek_from_base64(raw, KEK_SETTING)
+    if production:
+        raise ImproperlyConfigured(f"生产环境必须设置 {KEK_SETTING} / {KEK_SETTING} must be set in production")
+    _warn_development_key(KEK_SETTING)
+    key = _dev_key(b"seal key-encryption key")
+    return _kek_id(key), AESGCM(key)
+
+
+@lru_cache(maxsize=4)
+def _parse_previous(raw: str) -> dict[str, AESGCM]:
+    found = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        kek_id, cipher = _kek_from_base64(part, PREVIOUS_SETTING)
+        found[kek_id] = cipher
+    return found
 
 
 def kek() -> tuple[str, AESGCM]:
     """The key-encryption key's short id and cipher."""
     return _parse_kek(_setting(KEK_SETTING), bool(getattr(settings, "PRODUCTION", False)), settings.SECRET_KEY)
+
+
+def _cipher_for(kek_id: str) -> AESGCM | None:
+    current_id, cipher = kek()
+    if kek_id == current_id:
+        return cipher
+    return _parse_previous(_setting(PREVIOUS_SETTING)).get(kek_id)
 
 
 def _b64url(data: bytes) -> str:
@@ -72,8 +97,8 @@ def open_private(token: str, owner: str) -> bytes:
         prefix, kek_id, payload = token.split(".")
     except ValueError:
         raise DecryptionFailed("私钥密文格式错误 / malformed private key ciphertext") from None
-    current_id, cipher = kek()
-    if prefix != _PREFIX or kek_id != current_id:
+    cipher = _cipher_for(kek_id) if prefix == _PREFIX else None
+    if cipher is None:
         raise DecryptionFailed(f"私钥由另一把密钥加密密钥（{kek_id}）保护，请配置正确的 {KEK_SETTING} / "
                                f"private key of {owner} is wrapped by another {KEK_SETTING} ({kek_id})")
     data = _unb64url(payload)
@@ -81,6 +106,16 @@ def open_private(token: str, owner: str) -> bytes:
         return cipher.decrypt(data[:12], data[12:], owner.encode())
     except InvalidTag:
         raise DecryptionFailed(f"私钥密文校验失败 / private key of {owner} failed its check") from None
+
+
+def needs_rewrap(token: str) -> bool:
+    """True when ``token`` is not wrapped by the current KEK."""
+    return bool(token) and not token.startswith(f"{_PREFIX}.{kek()[0]}.")
+
+
+def rewrap(token: str, owner: str) -> str:
+    """The same private key wrapped by the current KEK."""
+    return seal_private(open_private(token, owner), owner) if needs_rewrap(token) else token
 
 
 # ------------------------------------------------------------------------- key pairs

@@ -328,3 +328,22 @@ def seal_document(pdf: bytes, organization: Organization, *, reason: str) -> byt
 
     seal = seal_for_documents(organization)
     return sign_pdf(pdf, seal=seal, reason=reason, location=organization.region.name)
+
+
+@transaction.atomic
+def rewrap_private_keys() -> int:
+    """Re-encrypt every stored private key under the current ``YIWANG_SEAL_KEK`` (after changing it,
+    with the old one in ``YIWANG_SEAL_KEK_PREVIOUS``). Returns how many keys were re-wrapped."""
+    from yiwang.seals.models import AuthorityKey, SigningKey
+
+    count = 0
+    rows = [(k, f"kid:{k.kid}") for k in SigningKey.objects.select_for_update().exclude(private_key_encrypted="")]
+    rows += [(a, f"ca:{a.level}:{a.serial}") for a in AuthorityKey.objects.select_for_update()]
+    rows += [(s, f"seal:{s.code}") for s in Seal.objects.select_for_update().exclude(private_key_encrypted="")]
+    for row, owner in rows:
+        if keystore.needs_rewrap(row.private_key_encrypted):
+            row.private_key_encrypted = keystore.rewrap(row.private_key_encrypted, owner)
+            row.save(update_fields=["private_key_encrypted"])
+            count += 1
+    audit.record("seals.keys_rewrapped", "seals.KeyEncryptionKey", keystore.kek()[0], detail={"count": count})
+    return count

@@ -10,7 +10,7 @@ from yiwang.core.errors import DomainError
 
 
 class Command(BaseCommand):
-    help = "电子印章与签名密钥 / seals and signing keys: verify FILE.pdf | ca-info | keys | rotate PURPOSE"
+    help = "电子印章与签名密钥 / seals and signing keys: verify FILE.pdf | ca-info | keys | rotate PURPOSE | rewrap"
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
@@ -22,6 +22,8 @@ class Command(BaseCommand):
         rotate = sub.add_parser("rotate", help="轮换签名密钥 / rotate the signing key of a purpose")
         rotate.add_argument("purpose")
         rotate.add_argument("--algorithm", choices=["ES256", "SM2SM3"], default=None)
+        sub.add_parser("rewrap", help="用当前 YIWANG_SEAL_KEK 重新加密全部私钥 / re-encrypt every private key "
+                                      "under the current YIWANG_SEAL_KEK")
 
     def handle(self, *args, action, **options):
         try:
@@ -72,6 +74,12 @@ class Command(BaseCommand):
 
         for key in SigningKey.objects.order_by("purpose", "algorithm", "-not_before"):
             self.stdout.write(f"{key.kid}\t{key.algorithm}\t{key.state}\t{key.not_after:%Y-%m-%d}")
+
+    def _rewrap(self, **_):
+        from yiwang.seals import services
+
+        count = services.rewrap_private_keys()
+        self.stdout.write(f"已重新加密 {count} 个私钥 / re-wrapped {count} private keys")
 
     def _rotate(self, purpose, algorithm=None, **_):
         from yiwang.seals import signing

@@ -747,6 +747,10 @@ def load_demo() -> Summary:
 
         summary.created["电子印章"] += len(provision_demo_seals())  # before the cases: their documents are sealed
         cases.load_cases(summary)  # the demo accounts' cases through the services, then generated ones
+        from yiwang.certificates import demo as certificate_demo
+
+        for what, n in certificate_demo.load().items():  # certificate types, the demo accounts' certificates
+            summary.created[what] += n
     search.forget_synonyms()
     count(summary)
     return summary

@@ -6,6 +6,9 @@ anyone outside the platform would get. Prints the fields and exits 0 when the si
 the certificate is within its validity, 1 otherwise, 2 when the keys cannot be loaded.
 
 ``yiwang cert expire`` runs the expiry sweep once (the periodic job does it every hour).
+
+``yiwang cert import FILE --type CODE --user NAME [--dry-run]`` imports historic certificates
+(see ``yiwang.certificates.imports``).
 """
 
 from __future__ import annotations
@@ -47,8 +50,17 @@ class Command(BaseCommand):
         verify.add_argument("--jwks", default="", help="JWKS file or URL (default: the platform's published JWKS)")
         verify.add_argument("--json", action="store_true", help="print the result as JSON")
         sub.add_parser("expire", help="mark certificates past their validity as 05 失效")
+        imp = sub.add_parser("import", help="import historic certificates from CSV/XLSX (all or nothing)")
+        imp.add_argument("file", help="the .csv or .xlsx file")
+        imp.add_argument("--type", required=True, help="certificate type code")
+        imp.add_argument("--user", required=True, help="staff username (catalog or organisation administrator)")
+        imp.add_argument("--dry-run", action="store_true", help="validate only and print the report")
 
     def handle(self, *args, **opts):
+        if opts["action"] == "import":
+            from yiwang.certificates.imports import command_import
+
+            return command_import(self, opts)
         if opts["action"] == "expire":
             from yiwang.certificates import services
 

@@ -203,3 +203,17 @@ def test_long_organisation_names_fit_the_certificate_and_the_pdf_names_the_full_
     assert all(len(a.value.encode()) <= 64 for a in cert.subject)
     (report,) = pdfsign.verify_pdf(pdfsign.sign_pdf(simple_pdf(), seal=seal, reason="x"))
     assert report.ok and report.seal_name == seal.name and report.organization == org.name
+
+
+def test_document_seal_with_an_expired_certificate_is_renewed_not_replaced(org_admin_a, org_a):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    official = make_active_seal(org_admin_a, org_a, "official")
+    Seal.objects.filter(pk=official.pk).update(certificate_not_after=timezone.now() - dt.timedelta(days=1))
+    seal = services.seal_for_documents(org_a)
+    assert seal.pk == official.pk and seal.certificate_not_after > timezone.now()
+    assert Seal.objects.filter(organization=org_a).count() == 1
+    renewal = SealEvent.objects.get(seal=seal, action="renew")
+    assert renewal.actor == "system" and "自动续期" in renewal.reason

@@ -305,9 +305,18 @@ def seal_for_documents(organization: Organization) -> Seal:
     with transaction.atomic():
         # Serialise provisioning for one organisation so two documents do not make two seals.
         Organization.objects.select_for_update().filter(pk=organization.pk).first()
-        seal = usable.filter(seal_type__in=[Seal.Type.APPROVAL, Seal.Type.OFFICIAL]).order_by("-created_at").first()
+        document_types = [Seal.Type.APPROVAL, Seal.Type.OFFICIAL]
+        seal = usable.filter(seal_type__in=document_types).order_by("-created_at").first()
         if seal:
             return seal
+        # An active seal whose certificate ran out is renewed rather than replaced.
+        for seal_type in document_types:
+            expired = Seal.objects.filter(organization=organization, state=S.ACTIVE, seal_type=seal_type) \
+                .order_by("-created_at").first()
+            if expired:
+                with audit.acting_as(SYSTEM):
+                    return renew_seal_certificate(None, expired, reason="证书到期，平台为出具文书自动续期 / "
+                                                                        "renewed for issuing documents")
         return _provision(organization, Seal.Type.APPROVAL, "平台为出具文书自动配发 / provisioned for issuing documents")
 
 

@@ -19,7 +19,6 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from yiwang.certificates import grants
-from yiwang.certificates.models import CertificateGrant
 from yiwang.core.api_base import ErrorSerializer
 from yiwang.core.errors import NotFound
 from yiwang.identity.api_auth import BearerTokenAuthentication
@@ -50,7 +49,7 @@ class SharedRowSerializer(serializers.Serializer):
     type_name = serializers.CharField(source="certificate.certificate_type.name")
     number = serializers.CharField(source="certificate.number")
     purpose = serializers.CharField(help_text="持证人授权的用证事由 / the purpose the holder granted for")
-    scope = serializers.ChoiceField(choices=CertificateGrant.Scope.choices)
+    scope = serializers.CharField(help_text="face：仅照面信息；face_file：照面信息和证照文件 / data only, or data and file")
     valid_until = serializers.DateField()
 
 
@@ -84,6 +83,7 @@ class SharedDetailSerializer(SharedRowSerializer):
         return f"/api/v1/shared-certificates/{g.pk}/file/" if g.includes_file and g.certificate.pdf else ""
 
 
+GRANT_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="授权编号 / grant id")
 PURPOSE = OpenApiParameter("purpose", OpenApiTypes.STR, description="本次用证事由（≤200 字）/ purpose of this use")
 ERRORS = {401: OpenApiResponse(ErrorSerializer, description="缺少或无效的令牌 / missing or invalid token"),
           403: OpenApiResponse(ErrorSerializer, description="权限范围不足、授权已撤销或已过期、授权不含文件 / scope "
@@ -95,6 +95,7 @@ class SharedCertificateViewSet(viewsets.ViewSet):
     """授权用证: certificates that holders let this application read."""
 
     authentication_classes = [BearerTokenAuthentication]
+    lookup_value_regex = r"[0-9]+"
     permission_classes = [SharedCertificateScope]
 
     def _application(self, request):
@@ -106,13 +107,13 @@ class SharedCertificateViewSet(viewsets.ViewSet):
         rows = grants.list_for_client(self._application(request))
         return Response(SharedRowSerializer(rows, many=True).data)
 
-    @extend_schema(summary="查看一张授权证照的照面信息 / read a granted certificate", parameters=[PURPOSE],
+    @extend_schema(summary="查看一张授权证照的照面信息 / read a granted certificate", parameters=[GRANT_ID, PURPOSE],
                    responses={200: SharedDetailSerializer, **ERRORS})
     def retrieve(self, request, pk=None):
         g = grants.open_for_client(self._application(request), _id(pk), purpose=request.query_params.get("purpose", ""))
         return Response(SharedDetailSerializer(g).data)
 
-    @extend_schema(summary="下载授权证照的签章 PDF / the signed PDF of a granted certificate", parameters=[PURPOSE],
+    @extend_schema(summary="下载授权证照的签章 PDF / the signed PDF of a granted certificate", parameters=[GRANT_ID, PURPOSE],
                    responses={(200, "application/pdf"): OpenApiTypes.BINARY, **ERRORS})
     @action(detail=True, methods=["get"], url_path="file")
     def file(self, request, pk=None):

@@ -171,3 +171,15 @@ def test_field_definitions_are_checked(cert_admin, org_a):
                            issuing_organization=org_a, holder_kind="person",
                            fields=[{"name": "Bad Name", "label": ""}, {"name": "x", "label": "X", "type": "blob"}])
     assert len(exc.value.fields["fields"]) == 3
+
+
+def test_a_type_defined_elsewhere_is_issued_by_the_cases_implementing_organisation(applicant, item, people, org_a,
+                                                                                   org_b, admin_b):
+    ctype = services.save_type(admin_b, name="中华人民共和国残疾人证", type_code=f"{org_b.uscc}001",
+                               defining_organization=org_b, issuing_organization=org_b, holder_kind="person",
+                               fields=[{"name": "description", "label": "申请事项"}], basic_items=[item.basic_item])
+    case = run_to_production(applicant, item, people)
+    cert = Certificate.objects.get(case=case)
+    assert cert.certificate_type == ctype and cert.issuing_organization == org_a
+    assert identifiers.parse(cert.identifier).issuer_code == org_a.uscc
+    assert cert.person == applicant.person and cert.data == {"description": "申请开办小餐馆"}

@@ -94,14 +94,14 @@ MARRIAGE_CERTIFICATE = DemoType(
 DEMO_TYPES = (BUSINESS_LICENCE, FOOD_LICENCE, DISABILITY_CARD, MARRIAGE_CERTIFICATE)
 
 
-def _items_for(demo: DemoType, organization: Organization):
-    """The issuing organisation's published items of these names (enterprise types: legal-only items,
-    so a citizen's own case never asks for an enterprise certificate)."""
+def _items_for(demo: DemoType):
+    """Published items of these names, wherever implemented (a county's certificate is issued by the
+    county's implementing organisation); for enterprise types only items for legal persons alone, so
+    a citizen's own case never asks for an enterprise certificate."""
     from yiwang.catalog.models import ServiceItem
 
-    qs = (ServiceItem.objects.filter(state=ServiceItem.State.ACTIVE, published_version__name__in=demo.items,
-                                     organization=organization).select_related("published_version"))
-    items = list(qs)
+    items = list(ServiceItem.objects.filter(state=ServiceItem.State.ACTIVE, published_version__name__in=demo.items)
+                 .select_related("published_version"))
     if demo.holder_kind == "enterprise":
         items = [i for i in items if "1" not in (i.published_version.service_objects or [])]
     return items
@@ -120,7 +120,7 @@ def load_types() -> dict[str, CertificateType]:
         if existing is not None:
             made[demo.name] = existing
             continue
-        items = _items_for(demo, org)
+        items = _items_for(demo)
         with audit.acting_as("system:demo"):
             made[demo.name] = services.save_type(
                 None, name=demo.name, type_code=code, defining_organization=org,
@@ -244,10 +244,11 @@ def _lifecycle_examples(certificates: list[Certificate]) -> None:
 def load() -> dict[str, int]:
     """Types, certificates and a few lifecycle examples; returns counts of what was made."""
     with audit.acting_as("system:demo"):
+        types_before = CertificateType.objects.count()
         types = load_types()
         before = Certificate.objects.count()
         certificates = load_certificates(types)
         if certificates:
             _lifecycle_examples(certificates)
         expired = services.expire_due()
-    return {"证照类型": len(types), "电子证照": Certificate.objects.count() - before, "到期失效": expired}
+    return {"证照类型": CertificateType.objects.count() - types_before, "电子证照": Certificate.objects.count() - before, "到期失效": expired}

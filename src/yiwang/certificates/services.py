@@ -395,14 +395,14 @@ def resolve_holder(certificate_type: CertificateType, holder: Person | Enterpris
 def _create(certificate_type: CertificateType, holder: Holder, data: dict[str, Any], user, *, case=None,
             issued_on: dt.date | None = None, valid_from: dt.date | None = None, valid_to: dt.date | None = None,
             serial: str | None = None, version: int = 1, previous: Certificate | None = None,
-            number: str | None = None) -> Certificate:
+            number: str | None = None, organization: Organization | None = None) -> Certificate:
     issued_on = issued_on or _today()
     valid_from = valid_from or issued_on
     if valid_to is None and previous is None:
         valid_to = default_valid_to(certificate_type, valid_from)
     if valid_to is not None and valid_to < valid_from:
         raise ValidationFailed("有效期有误", fields={"valid_to": ["有效期至不能早于有效期起 / valid-to before valid-from"]})
-    org = certificate_type.issuing_organization
+    org = organization or certificate_type.issuing_organization
     serial = serial or _next_serial(certificate_type.type_code, issued_on.year)
     cert = Certificate(
         identifier=identifiers.build(certificate_type.type_code, org.uscc, serial, version),
@@ -423,20 +423,22 @@ def _create(certificate_type: CertificateType, holder: Holder, data: dict[str, A
 def issue(certificate_type: CertificateType, *, data: dict[str, Any], holder: Person | Enterprise | None = None,
           holder_name: str = "", holder_code: str = "", user=None, case=None, issued_on: dt.date | None = None,
           valid_from: dt.date | None = None, valid_to: dt.date | None = None, check_permission: bool = True,
-          number: str | None = None) -> Certificate:
+          number: str | None = None, organization: Organization | None = None) -> Certificate:
     """颁发: a new certificate (version 001) — record, identifier, QR payload, sealed PDF, audit, event.
 
     ``number`` keeps the number printed on a historic certificate (存量证照导入); by default it is made
-    from the type code and the serial."""
+    from the type code and the serial. ``organization`` is the issuer when it is not the type's own
+    (a type defined once is issued by every county's implementing organisation)."""
     if not certificate_type.is_active:
         raise StateError("该证照类型已停用 / this certificate type is not in use")
+    issuer = organization or certificate_type.issuing_organization
     if check_permission and user is not None and not any(
-            scoping.can_act_for(user, certificate_type.issuing_organization_id, r) for r in ACT_ROLES):
+            scoping.can_act_for(user, issuer.pk, r) for r in ACT_ROLES):
         raise NotPermitted("只有颁发机构的审批人员可以颁发证照 / only the issuing organisation's approvers may issue")
     data = validate_data(certificate_type, data)
     who = resolve_holder(certificate_type, holder, name=holder_name, code=holder_code)
     cert = _create(certificate_type, who, data, user, case=case, issued_on=issued_on, valid_from=valid_from,
-                   valid_to=valid_to, number=number)
+                   valid_to=valid_to, number=number, organization=issuer)
     _event(cert, Kind.ISSUED, user, detail={"case": case.number} if case is not None else {})
     _audit("issue", cert, user, detail={"type": certificate_type.type_code, "case": getattr(case, "number", "")})
     return cert
@@ -531,7 +533,7 @@ def issue_for_case(case, user) -> Certificate | None:
     data = data_from_case(ctype, case)
     try:
         return issue(ctype, data=data, holder=holder, holder_name=name, holder_code=code, user=user, case=case,
-                     check_permission=False)
+                     check_permission=False, organization=case.organization)
     except ValidationFailed as exc:
         missing = "；".join(m for msgs in exc.fields.values() for m in msgs)
         raise ValidationFailed(f"无法制证：申请信息不足以生成{ctype.name}（{missing}）/ the case lacks data the "
@@ -586,6 +588,7 @@ def _new_version(cert: Certificate, user, data: dict[str, Any], reason: str, kin
     _event(cert, Kind.SUPERSEDED, user, reason=reason, before=old_status)
     _audit("supersede", cert, user, before=before)
     new = _create(cert.certificate_type, holder, data, user, case=cert.case, issued_on=_today(),
+                  organization=cert.issuing_organization,
                   valid_from=cert.valid_from, valid_to=cert.valid_to, serial=cert.serial, version=cert.version + 1,
                   previous=cert, number=cert.number)
     _event(new, kind, user, reason=reason, detail={"previous": cert.identifier})

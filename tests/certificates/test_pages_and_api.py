@@ -157,3 +157,12 @@ def test_a_type_form_with_bad_lines_shows_each_problem(client, cert_admin, org_a
 def test_reviewers_cannot_open_the_type_form(client, people):
     sign_in_staff(client, people["reviewer"])
     assert client.get("/office/certificates/types/new/").status_code == 403
+
+
+def test_the_office_offers_only_the_actions_the_state_allows(client, certificate, approver):
+    sign_in_staff(client, approver)
+    valid = client.get(f"/office/certificates/{certificate.pk}/").content.decode()
+    assert 'value="suspend"' in valid and 'value="resume"' not in valid
+    services.revoke(approver, certificate, reason="撤销")
+    ended = client.get(f"/office/certificates/{certificate.pk}/").content.decode()
+    assert 'name="action"' not in ended and "撤销" in ended

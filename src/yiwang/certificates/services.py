@@ -646,6 +646,17 @@ def resume(user, cert: Certificate, *, reason: str, lock_version: int | None = N
     return cert
 
 
+def available_actions(cert: Certificate) -> list[str]:
+    """The lifecycle actions the certificate's state allows, in the office's order."""
+    if cert.superseded:
+        return []
+    if cert.status == Status.VALID:
+        return ["suspend", "revoke", "withdraw", "cancel", "reissue", "change"]
+    if cert.status == Status.SUSPENDED:
+        return ["resume", "revoke", "withdraw", "cancel", "reissue", "change"]
+    return []
+
+
 END_STATES = {"revoke": (Status.REVOKED, Kind.REVOKED), "withdraw": (Status.WITHDRAWN, Kind.WITHDRAWN),
               "cancel": (Status.CANCELLED, Kind.CANCELLED)}
 
@@ -740,7 +751,8 @@ def online_outcome(cert: Certificate, today: dt.date | None = None) -> tuple[str
     if cert.status == Status.SUSPENDED:
         return O.SUSPENDED, f"证照已被暂扣：{cert.status_reason} / suspended"
     if cert.status in (Status.REVOKED, Status.WITHDRAWN, Status.CANCELLED):
-        return O.REVOKED, f"证照已{cert.get_status_display()}：{cert.status_reason} / {cert.get_status_display()}"
+        english = {Status.REVOKED: "revoked", Status.WITHDRAWN: "withdrawn", Status.CANCELLED: "cancelled"}
+        return O.REVOKED, f"证照已{cert.get_status_display()}：{cert.status_reason} / {english[cert.status]}"
     if cert.superseded:
         newer = cert.next_versions.order_by("-version").first()
         tail = f"，请使用第 {newer.version} 版" if newer else ""

@@ -121,12 +121,14 @@ def _certificate(request, pk: int) -> Certificate:
 
 
 def _detail_context(request, cert: Certificate, **extra) -> dict:
-    labels = cert.certificate_type.field_labels()
+    data = cert.data
+    allowed = services.available_actions(cert) if services.can_act_on(request.user, cert) else []
     return {
-        "cert": cert, "rows": [(labels.get(k, k), v) for k, v in cert.data.items()],
+        "cert": cert, "rows": [(f.get("label", f["name"]), data[f["name"]]) for f in cert.certificate_type.fields
+                               if data.get(f["name"]) not in (None, "")],
         "events": cert.events.select_related("actor").all(), "versions": selectors.versions_of(cert),
-        "can_act": services.can_act_on(request.user, cert) and not cert.superseded,
-        "actions": ACTIONS, "action_form": extra.pop("action_form", None) or ActionForm(
+        "can_act": bool(allowed), "can_change": "change" in allowed,
+        "actions": {k: v for k, v in ACTIONS.items() if k in allowed and k != "change"}, "action_form": extra.pop("action_form", None) or ActionForm(
             initial={"lock_version": cert.lock_version}),
         "change_form": extra.pop("change_form", None) or change_form(cert.certificate_type, cert.data),
         "verify_url": services.verify_url(cert.qr_payload) if cert.qr_payload else "", **extra}

@@ -321,9 +321,15 @@ def seal_for_documents(organization: Organization) -> Seal:
 
 
 def provision_demo_seals() -> list[Seal]:
-    """Give each demo department a 公章 and a 行政审批专用章 (idempotent)."""
+    """Give each demo organisation with staff accounts a 公章 and a 行政审批专用章 (idempotent).
+    The other organisations get their document seal when they first issue a document
+    (``seal_for_documents``): making seals for every village station up front would only slow
+    the demo down."""
+    from yiwang.identity.models import StaffAccount
+
     made = []
-    organizations = Organization.objects.filter(is_active=True).select_related("region")
+    with_staff = StaffAccount.objects.values_list("organization_id", flat=True)
+    organizations = Organization.objects.filter(is_active=True, pk__in=with_staff).select_related("region")
     for organization in organizations:
         for seal_type in (Seal.Type.OFFICIAL, Seal.Type.APPROVAL):
             if not Seal.objects.filter(organization=organization, seal_type=seal_type, state=S.ACTIVE).exists():

@@ -45,7 +45,7 @@ def cert_admin(org_a):
 
 
 @pytest.fixture
-def food_type(cert_admin, org_a, item):
+def food_type(cert_admin, org_a, item):  # noqa: F811
     return services.save_type(
         cert_admin, name="食品经营许可证", type_code=f"{org_a.uscc}001", defining_organization=org_a,
         issuing_organization=org_a, holder_kind="enterprise", fields=FOOD_FIELDS, form_mapping=FOOD_MAPPING,
@@ -66,7 +66,7 @@ def holder(db):
 
 
 @pytest.fixture
-def company(applicant):
+def company(applicant):  # noqa: F811
     return enterprise_of(applicant.person, "临江市青禾餐饮有限公司")
 
 

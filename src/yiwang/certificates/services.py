@@ -741,23 +741,23 @@ class Verification:
 def online_outcome(cert: Certificate, today: dt.date | None = None) -> tuple[str, str]:
     """The certificate's state now, as a verification outcome and a reason."""
     today = today or _today()
-    O = payload.Outcome  # noqa: N806
+    Result = payload.Outcome  # noqa: N806
     if cert.status == Status.VALID:
         if cert.valid_to is not None and cert.valid_to < today:
-            return O.EXPIRED, f"有效期已于 {cert.valid_to:%Y-%m-%d} 届满 / validity ended"
+            return Result.EXPIRED, f"有效期已于 {cert.valid_to:%Y-%m-%d} 届满 / validity ended"
         if cert.valid_from > today:
-            return O.EXPIRED, f"自 {cert.valid_from:%Y-%m-%d} 起生效，尚未生效 / not yet valid"
-        return O.VALID, "证照有效 / the certificate is valid"
+            return Result.EXPIRED, f"自 {cert.valid_from:%Y-%m-%d} 起生效，尚未生效 / not yet valid"
+        return Result.VALID, "证照有效 / the certificate is valid"
     if cert.status == Status.SUSPENDED:
-        return O.SUSPENDED, f"证照已被暂扣：{cert.status_reason} / suspended"
+        return Result.SUSPENDED, f"证照已被暂扣：{cert.status_reason} / suspended"
     if cert.status in (Status.REVOKED, Status.WITHDRAWN, Status.CANCELLED):
         english = {Status.REVOKED: "revoked", Status.WITHDRAWN: "withdrawn", Status.CANCELLED: "cancelled"}
-        return O.REVOKED, f"证照已{cert.get_status_display()}：{cert.status_reason} / {english[cert.status]}"
+        return Result.REVOKED, f"证照已{cert.get_status_display()}：{cert.status_reason} / {english[cert.status]}"
     if cert.superseded:
         newer = cert.next_versions.order_by("-version").first()
         tail = f"，请使用第 {newer.version} 版" if newer else ""
-        return O.EXPIRED, f"该版本已失效（{cert.status_reason}）{tail} / superseded by a newer version"
-    return O.EXPIRED, f"证照已失效：{cert.status_reason} / no longer valid"
+        return Result.EXPIRED, f"该版本已失效（{cert.status_reason}）{tail} / superseded by a newer version"
+    return Result.EXPIRED, f"证照已失效：{cert.status_reason} / no longer valid"
 
 
 def _describe(cert: Certificate, outcome: str, reason: str, *, signature_checked: bool) -> Verification:
@@ -780,27 +780,27 @@ def _find(identifier: str) -> Certificate | None:
 
 def verify(*, qr: str = "", identifier: str = "", today: dt.date | None = None) -> Verification:
     """核验: a scanned/pasted QR payload (signature checked, then the online status) or an identifier."""
-    O = payload.Outcome  # noqa: N806
+    Result = payload.Outcome  # noqa: N806
     if (qr or "").strip():
         offline = payload.check_offline(qr, today=today)
-        if offline.outcome in (O.MALFORMED, O.UNKNOWN_KEY, O.FORGED):
+        if offline.outcome in (Result.MALFORMED, Result.UNKNOWN_KEY, Result.FORGED):
             return Verification(offline.outcome, offline.reason)
         cert = _find(offline.claims.get("i", ""))
         if cert is None:
-            return Verification(O.NOT_FOUND, "签名有效，但平台上没有该证照的记录 / genuine signature but no such "
+            return Verification(Result.NOT_FOUND, "签名有效，但平台上没有该证照的记录 / genuine signature but no such "
                                              "certificate on record", identifier=offline.claims.get("i", ""))
         outcome, reason = online_outcome(cert, today)
         return _describe(cert, outcome, reason, signature_checked=True)
     text = (identifier or "").strip().upper()
     if not text:
-        return Verification(O.MALFORMED, "请扫描二维码、粘贴二维码内容或输入证照标识 / give a QR payload or an identifier")
+        return Verification(Result.MALFORMED, "请扫描二维码、粘贴二维码内容或输入证照标识 / give a QR payload or an identifier")
     try:
         identifiers.parse(text)
     except identifiers.InvalidIdentifier as exc:
-        return Verification(O.MALFORMED, str(exc), identifier=text[:120])
+        return Verification(Result.MALFORMED, str(exc), identifier=text[:120])
     cert = _find(text)
     if cert is None:
-        return Verification(O.NOT_FOUND, "没有该证照标识的记录，请核对后重试 / no certificate with this identifier",
+        return Verification(Result.NOT_FOUND, "没有该证照标识的记录，请核对后重试 / no certificate with this identifier",
                             identifier=text)
     outcome, reason = online_outcome(cert, today)
     return _describe(cert, outcome, reason, signature_checked=False)

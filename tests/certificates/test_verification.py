@@ -125,3 +125,12 @@ def test_an_unknown_or_malformed_identifier_is_reported(certificate):
         identifier="1.2.156.3005.2.11100000000013338W011.11430000006122244L.20230000403.001.U")
     assert real_elsewhere.outcome == Outcome.NOT_FOUND
     assert services.verify().outcome == Outcome.MALFORMED
+
+
+def test_the_payload_verifies_with_the_jwks_as_published_at_the_well_known_url(client, certificate):
+    published = client.get("/.well-known/jwks.json")
+    assert published.status_code == 200
+    keys = json.loads(published.content)
+    assert payload.check_offline(certificate.qr_payload, jwks=keys).outcome == Outcome.VALID
+    stretched = tamper(certificate.qr_payload, vt="2099-12-31")
+    assert payload.check_offline(stretched, jwks=keys).outcome == Outcome.FORGED

@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from yiwang.certificates import grants, selectors, services, wallet
@@ -33,6 +34,12 @@ def _held(request, pk: int) -> Certificate:
         raise Http404("证照不存在 / certificate not found") from None
 
 
+def _rows(cert: Certificate) -> list[tuple[str, object]]:
+    """The data fields as (label, value), for the certificate facts on every page."""
+    labels = cert.certificate_type.field_labels()
+    return [(labels.get(k, k), v) for k, v in cert.data.items()]
+
+
 def _pdf_response(cert: Certificate):
     if not cert.pdf:
         raise Http404("证照文件不存在 / no file")
@@ -50,10 +57,9 @@ def wallet_list(request):
 
 def _detail_context(request, cert: Certificate, **extra) -> dict:
     acting = _acting(request)
-    labels = cert.certificate_type.field_labels()
-    today = dt.date.today()
+    today = timezone.localdate()
     return {
-        "cert": cert, "acting": acting, "rows": [(labels.get(k, k), v) for k, v in cert.data.items()],
+        "cert": cert, "acting": acting, "rows": _rows(cert),
         "versions": wallet.versions_held(request.user, acting, cert), "qr_svg": wallet.qr_svg(cert),
         "verification": services.verify(identifier=cert.identifier),
         "grants": grants.grants_of_holder(request.user, acting, cert),
@@ -148,9 +154,7 @@ def shared_open(request, grant_id: int):
         if what == grants.What.FILE:
             return _pdf_response(g.certificate)
         cert = g.certificate
-        labels = cert.certificate_type.field_labels()
-        context.update(cert=cert, reason=" ".join(reason.split()),
-                       rows=[(labels.get(k, k), v) for k, v in cert.data.items()],
+        context.update(cert=cert, reason=" ".join(reason.split()), rows=_rows(cert),
                        verification=services.verify(identifier=cert.identifier))
     return render(request, "certificates/grants_office_open.html", context)
 
@@ -176,8 +180,6 @@ def case_certificate(request, number: str, material_id: int):
         raise Http404 from None
     if what == grants.What.FILE:
         return _pdf_response(cert)
-    labels = cert.certificate_type.field_labels()
     return render(request, "certificates/grants_case.html", {
-        "case": case, "material": material, "cert": cert,
-        "rows": [(labels.get(k, k), v) for k, v in cert.data.items()],
+        "case": case, "material": material, "cert": cert, "rows": _rows(cert),
         "verification": services.verify(identifier=cert.identifier), "versions": selectors.versions_of(cert)})

@@ -133,3 +133,16 @@ def test_a_material_named_in_stands_for_materials_is_matched(food_type):
     assert connectors.types_for_material(m) == [food_type]
     m.source = "applicant"
     assert connectors.types_for_material(m) == []
+
+
+def test_the_check_page_names_the_certificate_instead_of_a_missing_upload(client, subsidy_item, certificate, holder):
+    client.force_login(holder.user)
+    ids = materials(subsidy_item)
+    answer = client.post(f"/items/{subsidy_item.implementation_code}/apply/", {
+        **form_for(holder.user), "delivery": "window", "step": "check",
+        f"material_{ids['两项补贴申请表']}": pdf("申请表.pdf"), f"use_certificate_{ids[CARD]}": str(certificate.pk)})
+    assert answer.status_code == 302, answer.content.decode()[:1500]
+    page = client.get(answer["Location"]).content.decode()
+    assert f"中华人民共和国残疾人证 {certificate.number}（电子证照，免提交）" in page and "未上传" not in page
+    assert client.post(answer["Location"], {"idempotency_key": "c1"}).status_code == 302
+    assert Case.objects.get().materials.filter(source=CaseMaterial.Source.CERTIFICATE).count() == 1

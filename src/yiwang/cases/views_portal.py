@@ -210,6 +210,9 @@ def check(request, code: str):
     import secrets
 
     files = {df.material_id: df for df in draft.files.all()}
+    from yiwang.cases import connectors  # 免提交: what the platform supplies instead of an upload
+
+    files.update(connectors.attachments(request.user, getattr(request, "acting", None), version))
     return render(request, "cases/check.html", {
         "item": item, "version": version, "answers": answers(definition, data, full=True),
         "materials": [(m, files.get(m.pk)) for m in version.materials.all()],

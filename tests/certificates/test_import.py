@@ -56,6 +56,12 @@ def xlsx_file(data: list[list[str]], name: str = "存量残疾人证.xlsx"):
     return SimpleUploadedFile(name, out.getvalue())
 
 
+def stored_pdfs() -> set[str]:
+    from django.core.files.storage import default_storage
+
+    return set(default_storage.listdir("certificates/2019")[1]) if default_storage.exists("certificates/2019") else set()
+
+
 def test_a_good_csv_is_validated_then_imported_and_signed(client, disability_type, cert_admin,
                                                           django_capture_on_commit_callbacks):
     data = rows(3)
@@ -146,6 +152,7 @@ def test_malformed_or_spoofed_files_are_refused(client, disability_type, cert_ad
 def test_a_failure_during_the_run_rolls_every_certificate_back(disability_type, cert_admin, monkeypatch,
                                                                django_capture_on_commit_callbacks):
     run = imports.prepare(cert_admin, disability_type, csv_file(rows(3)))
+    before = stored_pdfs()
     real = services.sign_pdf
     calls = []
 
@@ -161,6 +168,7 @@ def test_a_failure_during_the_run_rolls_every_certificate_back(disability_type, 
     run.refresh_from_db()
     assert run.state == "failed" and "未导入任何证照" in run.errors[0]["message"]
     assert len(calls) == 3 and not Certificate.objects.exists()
+    assert stored_pdfs() == before  # the two signed files of the rolled-back rows are removed too
     assert AuditEntry.objects.filter(action="certificates.import.failed").count() == 1
     assert not AuditEntry.objects.filter(action="certificates.issue").exists()
 

@@ -381,11 +381,12 @@ def issue_all(run: ImportRun, *, on_progress=None) -> ImportRun:
     ctype, user = run.certificate_type, run.created_by
     rows = run.rows
     key = _progress_key(run.pk)
+    written: list[str] = []  # signed PDFs stored so far: removed again if the transaction rolls back
     try:
         with transaction.atomic():
             for i, row in enumerate(rows, start=1):
                 try:
-                    services.issue(
+                    cert = services.issue(
                         ctype, data=row["data"], holder_name=row["holder_name"], holder_code=row["holder_code"],
                         user=user, issued_on=dt.date.fromisoformat(row["issued_on"]),
                         valid_from=dt.date.fromisoformat(row["valid_from"]) if row["valid_from"] else None,
@@ -394,6 +395,7 @@ def issue_all(run: ImportRun, *, on_progress=None) -> ImportRun:
                 except ValidationFailed as exc:
                     detail = "；".join(m for ms in exc.fields.values() for m in ms) or exc.message
                     raise ImportFailed(row["row"], detail) from exc
+                written.append(cert.pdf.name)
                 if i % 50 == 0 or i == len(rows):
                     cache.set(key, i, 3600)
                     if on_progress is not None:
@@ -406,6 +408,7 @@ def issue_all(run: ImportRun, *, on_progress=None) -> ImportRun:
         row = getattr(exc, "row", "")
         message = getattr(exc, "detail", "") or f"{type(exc).__name__}: {exc}"
         log.exception("certificate import %s failed", run.pk)
+        _remove_files(written)
         with transaction.atomic():
             ImportRun.objects.filter(pk=run.pk).update(
                 state=State.FAILED, done=0, finished_at=timezone.now(),
@@ -420,6 +423,16 @@ def issue_all(run: ImportRun, *, on_progress=None) -> ImportRun:
     if run.state == State.DONE:
         services.expire_due()  # historic certificates already past their end date become 05 失效
     return run
+
+
+def _remove_files(names: list[str]) -> None:
+    from django.core.files.storage import default_storage
+
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:  # best effort: an orphan file is harmless, the records are gone
+            log.warning("could not remove %s after a failed import", name)
 
 
 class ImportFailed(Exception):

@@ -59,8 +59,8 @@ class SessionTouchMiddleware:
         if session is not None and not session.is_empty() and session.session_key:
             try:
                 now = int(time.time())
-                last = session.get(self.KEY, 0)
-                if not session.modified and now - int(last) >= self.every:
+                # Saved anyway (sign-in, a change): note the time; else save when the last is old.
+                if session.modified or now - int(session.get(self.KEY, 0)) >= self.every:
                     session[self.KEY] = now  # marks it modified: saved with a new expiry
             except Exception:  # noqa: BLE001 - a session backend error must not fail the page
                 pass

@@ -59,7 +59,8 @@ def xlsx_file(data: list[list[str]], name: str = "存量残疾人证.xlsx"):
 def stored_pdfs() -> set[str]:
     from django.core.files.storage import default_storage
 
-    return set(default_storage.listdir("certificates/2019")[1]) if default_storage.exists("certificates/2019") else set()
+    folder = "certificates/2019"
+    return set(default_storage.listdir(folder)[1]) if default_storage.exists(folder) else set()
 
 
 def test_a_good_csv_is_validated_then_imported_and_signed(client, disability_type, cert_admin,

@@ -99,16 +99,17 @@ def record_consents(user, enterprise, version, answers) -> dict[int, Offer]:
     for material_id, offer in current.items():
         material = materials[material_id]
         wanted = answers.get(offer.field) == str(offer.certificate.pk)
+        detail = {"identifier": offer.certificate.identifier, "item": version.item_id, "material": material.name}
         key = {"user": user, "enterprise": enterprise, "certificate": offer.certificate,
                "item_id": version.item_id, "material_name": material.name[:200]}
         if wanted and not offer.consented:
             CertificateConsent.objects.create(**key)
             offer.consented = True
             audit.record("certificates.consent", "Certificate", offer.certificate.pk,
-                         detail={"identifier": offer.certificate.identifier, "item": version.item_id, "material": material.name}, actor=audit.actor_name(user))
+                         detail=detail, actor=audit.actor_name(user))
         elif not wanted and offer.consented:
             CertificateConsent.objects.filter(**key).delete()
             offer.consented = False
             audit.record("certificates.consent.withdraw", "Certificate", offer.certificate.pk,
-                         detail={"identifier": offer.certificate.identifier, "item": version.item_id, "material": material.name}, actor=audit.actor_name(user))
+                         detail=detail, actor=audit.actor_name(user))
     return current

@@ -174,9 +174,10 @@ def log_access(reader: Reader, *, channel: str, what: str, cert: Certificate | N
             purpose=purpose[:PURPOSE_MAX], case_number=case_number[:50], allowed=not refusal, refusal=refusal[:200])
         audit.record("certificates.access" if not refusal else "certificates.access.refused",
                      "Certificate", cert.pk if cert else "-",
-                     detail={"identifier": getattr(cert, "identifier", ""), "channel": channel, "what": what, "grant": getattr(grant_obj, "pk", None),
-                             "reader": reader.name, "organization": getattr(reader.organization, "pk", None),
-                             "case": case_number, "refusal": refusal}, actor=reader.name or "anonymous")
+                     detail={"identifier": getattr(cert, "identifier", ""), "channel": channel, "what": what,
+                             "grant": getattr(grant_obj, "pk", None), "reader": reader.name,
+                             "organization": getattr(reader.organization, "pk", None), "case": case_number,
+                             "refusal": refusal}, actor=reader.name or "anonymous")
     return row
 
 
@@ -208,7 +209,8 @@ def grants_for_staff(user) -> QuerySet[CertificateGrant]:
     staff = scoping.staff_of(user)
     if staff is None:
         return CertificateGrant.objects.none()
-    return (CertificateGrant.objects.filter(grantee_kind=Grantee.ORGANIZATION, grantee_organization_id=staff.organization_id)
+    return (CertificateGrant.objects
+            .filter(grantee_kind=Grantee.ORGANIZATION, grantee_organization_id=staff.organization_id)
             .select_related("certificate__certificate_type", "certificate__issuing_organization")
             .order_by("-created_at", "-id"))
 

@@ -203,6 +203,7 @@ def _file_context(request, case: Case, **extra) -> dict:
         "case": case, "stages": progress_stages(case), "steps": case.steps.select_related("organization").prefetch_related("attachments"),
         "events": case.events.all(), "materials": case.materials.select_related("material"),
         "item_materials": list(case.item_version.materials.all()), "documents": case.documents.all(),
+        "certificates": case.certificates.select_related("certificate_type").order_by("pk"),
         "applicant": services.masked_applicant(case), "form_values": services.form_values(case),
         "actionable": actionable, "days_left": services.days_left(case),
         "can_suspend": handler and case.accepted_at and case.is_open and not case.clock_paused

@@ -333,7 +333,8 @@ def _detail_context(request, case: Case) -> dict:
         if case.status == Case.Status.CORRECTION else None
     return {"case": case, "stages": progress_stages(case), "events": case.events.all(),
             "materials": case.materials.filter(superseded=False).select_related("material"),
-            "documents": case.documents.all(), "days_left": services.days_left(case),
+            "documents": case.documents.all(),
+            "certificates": case.certificates.select_related("certificate_type").order_by("pk"), "days_left": services.days_left(case),
             "can_withdraw": case.status in services.WITHDRAWABLE and not case.decision,
             "correction": open_correction, "item_materials": list(case.item_version.materials.all()),
             "current": services.current_steps(case), "track_url": documents.tracking_url(case),

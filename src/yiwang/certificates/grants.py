@@ -15,7 +15,7 @@ import dataclasses
 import datetime as dt
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from yiwang.certificates import wallet
@@ -276,6 +276,3 @@ def open_for_case(user, case, identifier: str, *, what: str = What.FACE) -> Cert
                purpose=f"办理办件 {case.number}：{case.item_name}", case_number=case.number)
     return cert
 
-
-def active_grant_count(cert: Certificate) -> int:
-    return cert.grants.filter(Q(revoked_at__isnull=True) & Q(valid_until__gte=_today())).count()

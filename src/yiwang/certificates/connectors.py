@@ -71,6 +71,7 @@ class Offer:
     material_id: int
     certificate: Certificate
     consented: bool
+    for_enterprise: bool = False
 
     @property
     def field(self) -> str:
@@ -78,7 +79,8 @@ class Offer:
 
     @property
     def label(self) -> str:
-        return f"使用我的电子证照（{self.certificate.certificate_type.name} {self.certificate.number}）代替上传"
+        whose = "本单位" if self.for_enterprise else "我"
+        return f"使用{whose}的电子证照（{self.certificate.certificate_type.name} {self.certificate.number}）代替上传"
 
 
 def offers(user, enterprise, version) -> dict[int, Offer]:
@@ -87,7 +89,8 @@ def offers(user, enterprise, version) -> dict[int, Offer]:
     for material in version.materials.all():
         cert = candidate(user, enterprise, material)
         if cert is not None:
-            found[material.pk] = Offer(material.pk, cert, _consented(user, enterprise, material, cert))
+            found[material.pk] = Offer(material.pk, cert, _consented(user, enterprise, material, cert),
+                                       for_enterprise=enterprise is not None)
     return found
 
 

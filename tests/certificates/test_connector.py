@@ -146,3 +146,18 @@ def test_the_check_page_names_the_certificate_instead_of_a_missing_upload(client
     assert f"中华人民共和国残疾人证 {certificate.number}（电子证照，免提交）" in page and "未上传" not in page
     assert client.post(answer["Location"], {"idempotency_key": "c1"}).status_code == 302
     assert Case.objects.get().materials.filter(source=CaseMaterial.Source.CERTIFICATE).count() == 1
+
+
+def test_acting_for_an_enterprise_its_certificate_is_offered(org_a, admin_a, admin_a2, food_type, company, applicant,
+                                                            approver, other_applicant):
+    mats = [{"name": "食品经营许可证", "kind": "1", "media": "3", "originals": 1, "copies": 0, "required": True,
+             "source": "certificate"}]
+    version = factories.published_item(org_a, admin_a, admin_a2, mats=mats, name="食品经营许可延续",
+                                       aliases="许可延续")
+    cert = services.issue(food_type, holder=company, user=approver, data={
+        "operator": company.name, "legal_rep": "王小明", "address": "临江市滨江区江滨路1号", "scope": "预包装食品销售"})
+    offers = connectors.offers(applicant, company, version)
+    (offer,) = offers.values()
+    assert offer.certificate == cert and offer.label.startswith("使用本单位的电子证照（食品经营许可证")
+    assert connectors.offers(applicant, None, version) == {}  # as themselves: not their certificate
+    assert connectors.offers(other_applicant, company, version) == {}  # not allowed to act for it

@@ -67,8 +67,22 @@ def sign_pdf(pdf: bytes, *, seal: Seal, reason: str, location: str = "") -> byte
     spec = fields.SigFieldSpec(sig_field_name=field_name, on_page=page_count - 1,
                                box=(int(x2 - STAMP_SIZE), int(y1), int(x2), int(y1 + STAMP_SIZE)))
     pdf_signer = signers.PdfSigner(meta, signer=signer, stamp_style=style, new_field_spec=spec)
-    out = pdf_signer.sign_pdf(writer)
-    return out.getvalue()
+    return _outside_event_loop(lambda: pdf_signer.sign_pdf(writer).getvalue())
+
+
+def _outside_event_loop(work):
+    """pyHanko's synchronous API starts its own event loop, which fails in a thread that already
+    runs one (an async server's thread, a test driving a browser): run it in a helper thread then."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return work()
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
 
 
 def _field_exists(writer, name: str) -> bool:
@@ -110,7 +124,7 @@ def verify_pdf(pdf: bytes) -> list[SignatureReport]:
     for embedded in reader.embedded_signatures:
         context = ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
         try:
-            status = validate_pdf_signature(embedded, signer_validation_context=context)
+            status = _outside_event_loop(lambda e=embedded, c=context: validate_pdf_signature(e, signer_validation_context=c))
         except Exception as exc:  # a malformed signature is reported as invalid, not a crash
             reports.append(SignatureReport(embedded.field_name or "?", "", "", "", "", "", "", False, False,
                                            False, False, f"无法校验 / cannot validate: {exc}"))

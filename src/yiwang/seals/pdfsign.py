@@ -124,7 +124,8 @@ def verify_pdf(pdf: bytes) -> list[SignatureReport]:
     for embedded in reader.embedded_signatures:
         context = ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
         try:
-            status = _outside_event_loop(lambda e=embedded, c=context: validate_pdf_signature(e, signer_validation_context=c))
+            status = _outside_event_loop(
+                lambda e=embedded, c=context: validate_pdf_signature(e, signer_validation_context=c))
         except Exception as exc:  # a malformed signature is reported as invalid, not a crash
             reports.append(SignatureReport(embedded.field_name or "?", "", "", "", "", "", "", False, False,
                                            False, False, f"无法校验 / cannot validate: {exc}"))

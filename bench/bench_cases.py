@@ -303,7 +303,7 @@ def _body(fields: dict[str, str], files: dict[str, tuple[str, bytes]], boundary:
     return b"".join(parts)
 
 
-def submissions(port: int, setup: dict, clients: int, duration: float) -> dict:
+def submissions(port: int, setup: dict, clients: int, duration: float, server_pgid: int | None = None) -> dict:
     pdf = _pdf()
     path = f"/items/{setup['code']}/apply/"
     lat: list[list[float]] = [[] for _ in range(clients)]
@@ -340,19 +340,52 @@ def submissions(port: int, setup: dict, clients: int, duration: float) -> dict:
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
     t0 = time.monotonic()
+    busy0, client0 = _machine_busy_s(), time.process_time()
+    web0 = _group_cpu_s(server_pgid) if server_pgid else 0.0
     for t in threads:
         t.start()
     for t in threads:
         t.join(duration + 90)
     elapsed = time.monotonic() - t0
+    busy, client = _machine_busy_s() - busy0, time.process_time() - client0
+    web = (_group_cpu_s(server_pgid) - web0) if server_pgid else None
     codes: dict[int, int] = {}
     for d in status:
         for k, v in d.items():
             codes[k] = codes.get(k, 0) + v
     ok = codes.get(302, 0)
     all_lat = [x for v in lat for x in v]
+    done = max(sum(codes.values()), 1)
+    # Where the machine's CPU went: this load generator's threads, and everything else (the
+    # gunicorn workers, PostgreSQL, the kernel), per request.
+    cpu = {"machine_busy_s": round(busy, 1), "machine_capacity_s": round(elapsed * (os.cpu_count() or 1), 1),
+           "client_s": round(client, 1), "client_ms_per_request": round(client * 1000 / done, 2),
+           "server_and_db_ms_per_request": round((busy - client) * 1000 / done, 2)}
+    if web is not None:  # the gunicorn workers; the rest is PostgreSQL and the kernel
+        cpu["web_ms_per_request"] = round(web * 1000 / done, 2)
+        cpu["database_and_other_ms_per_request"] = round((busy - client - web) * 1000 / done, 2)
     return {"clients": clients, "duration_s": round(elapsed, 1), "responses": codes, "successful": ok,
-            "per_s": round(ok / elapsed, 1), "latency_ms": ms(all_lat)}
+            "per_s": round(ok / elapsed, 1), "latency_ms": ms(all_lat), "cpu": cpu}
+
+
+def _group_cpu_s(pgid: int) -> float:
+    """CPU seconds (user + system) used so far by the live processes of process group ``pgid``."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, …, utime (12), stime (13)
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds the whole machine spent busy since boot (all cores; /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def pgbench(clients: int, duration: int) -> dict:
@@ -391,7 +424,7 @@ def submit_phase(clients: int, duration: int, workers: int = 2, with_pgbench: bo
         wait_up(f"http://127.0.0.1:{port}/healthz", time.monotonic() + 60)
         submissions(port, setup, clients, 3)  # warm-up of both workers (its cases are not counted)
         started = datetime.now(UTC).isoformat()
-        result = submissions(port, setup, clients, duration)
+        result = submissions(port, setup, clients, duration, server_pgid=server.pid)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

@@ -25,13 +25,24 @@ from yiwang.core import audit
 FIELD_PREFIX = "use_certificate_"
 
 
+def _active_types(version) -> list[CertificateType]:
+    """The active certificate types, read once per request: kept on the item version object that
+    the apply page, the consent step and the submission share."""
+    known = getattr(version, "_active_certificate_types", None)
+    if known is None:
+        known = list(CertificateType.objects.filter(is_active=True).order_by("pk"))
+        if version is not None:
+            version._active_certificate_types = known
+    return known
+
+
 def types_for_material(material) -> list[CertificateType]:
     """Active certificate types that can stand in for ``material``."""
     if material.source not in OFFERED_SOURCES:
         return []
     name, detail = (material.name or "").strip(), (material.source_detail or "").strip()
     found = []
-    for ctype in CertificateType.objects.filter(is_active=True).order_by("pk"):
+    for ctype in _active_types(material._state.fields_cache.get("version")):
         stands = {str(s).strip() for s in ctype.stands_for_materials or () if str(s).strip()}
         if name in stands or (detail and (detail in stands or detail in (ctype.name, ctype.type_code))):
             found.append(ctype)
@@ -94,10 +105,17 @@ def offers(user, enterprise, version) -> dict[int, Offer]:
     return found
 
 
-@transaction.atomic
 def record_consents(user, enterprise, version, answers) -> dict[int, Offer]:
     """The apply form's ticks: a tick records consent, no tick withdraws an earlier one."""
     current = offers(user, enterprise, version)
+    if not current:  # nothing offered: nothing to record (and no transaction to open)
+        return current
+    with transaction.atomic():
+        _record(user, enterprise, version, answers, current)
+    return current
+
+
+def _record(user, enterprise, version, answers, current: dict[int, Offer]) -> None:
     materials = {m.pk: m for m in version.materials.all()}
     for material_id, offer in current.items():
         material = materials[material_id]
@@ -115,4 +133,3 @@ def record_consents(user, enterprise, version, answers) -> dict[int, Offer]:
             offer.consented = False
             audit.record("certificates.consent.withdraw", "Certificate", offer.certificate.pk,
                          detail=detail, actor=audit.actor_name(user))
-    return current

@@ -179,10 +179,16 @@ YIWANG_PUBLIC_URL = os.environ.get("YIWANG_PUBLIC_URL", "http://127.0.0.1:8000")
 YIWANG_MATERIAL_CONNECTORS = env_list("YIWANG_MATERIAL_CONNECTORS",
                                       "yiwang.certificates.connectors.CertificateConnector")
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# "shared": what several processes must see at once (a background job's progress shown by a web
+# process). Without Redis it lives in files under var/, shared by the processes of one machine.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+          "shared": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                     "LOCATION": str(VAR_DIR / "cache" / "shared")}}
 if os.environ.get("REDIS_URL"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": os.environ["REDIS_URL"]}}
+                          "LOCATION": os.environ["REDIS_URL"]},
+              "shared": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                         "LOCATION": os.environ["REDIS_URL"], "KEY_PREFIX": "shared"}}
 
 # ---- Background jobs (docs/jobs.md) ----
 # "db": database queue run by `yiwang worker` (started by `yiwang serve`); "celery": Celery on

@@ -229,3 +229,24 @@ def test_the_command_imports_the_same_way(tmp_path, disability_type, cert_admin,
     with pytest.raises(CommandError):
         call_command("cert", "import", str(bad), "--type", disability_type.type_code, "--user", "cert_catalog_a")
     assert Certificate.objects.count() == 2
+
+
+def test_progress_during_the_run_is_seen_by_another_process(disability_type, cert_admin):
+    """The run's row changes only when its transaction commits; the progress meanwhile goes to the
+    shared cache, which a fresh cache object (as in the web process) reads from the same place."""
+    from django.conf import settings
+    from django.core.cache.backends.filebased import FileBasedCache
+
+    run = imports.prepare(cert_admin, disability_type, csv_file(rows(3)))
+    run.state = "running"  # as confirm() leaves it for the job
+    run.save(update_fields=["state"])
+    key = imports._progress_key(run.pk)
+    seen = []
+
+    def from_elsewhere(done, total):
+        other = FileBasedCache(settings.CACHES["shared"]["LOCATION"], {})
+        seen.append((int(other.get(key) or 0), total, imports.progress(ImportRun.objects.get(pk=run.pk))["done"]))
+
+    imports.issue_all(run, on_progress=from_elsewhere)
+    assert [s[0] for s in seen][-1] == 3 and all(s[1] == 3 for s in seen)
+    assert [s[2] for s in seen] == [s[0] for s in seen]

@@ -8,8 +8,9 @@
 2. :func:`confirm` queues :func:`run_import` (a background job).
 3. :func:`run_import` issues and signs every row through ``services.issue`` **in one database
    transaction**: either every certificate exists afterwards or none does ("nothing partially
-   imported"). Progress is kept in the cache (shared between processes when ``REDIS_URL`` is set),
-   because the run's own row only changes when that transaction commits.
+   imported"). Progress is kept in the ``shared`` cache (Redis when ``REDIS_URL`` is set, else files
+   under var/ that every process of the machine reads), because the run's own row only changes
+   when that transaction commits.
 
 Only staff of the type's issuing organisation with the catalog-administrator or
 organisation-administrator role may import (platform administrators too).
@@ -27,7 +28,7 @@ import zipfile
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import transaction
 from django.utils import timezone
 
@@ -350,14 +351,20 @@ def confirm(user, run: ImportRun) -> ImportRun:
 
 
 def _progress_key(run_id: int) -> str:
-    return f"certificates:import:{run_id}:done"
+    from django.db import connection
+
+    return f"certificates:import:{connection.settings_dict['NAME']}:{run_id}:done"
+
+
+def _shared():
+    return caches["shared"]
 
 
 def progress(run: ImportRun) -> dict[str, Any]:
     """What the page and its JSON endpoint show."""
     done = run.done
     if run.state == State.RUNNING:
-        done = int(cache.get(_progress_key(run.pk)) or 0)
+        done = int(_shared().get(_progress_key(run.pk)) or 0)
     return {"id": run.pk, "state": run.state, "state_label": run.get_state_display(), "total": run.total,
             "done": done, "percent": int(done * 100 / run.total) if run.total else 0,
             "finished": run.finished, "errors": run.errors[:50]}
@@ -397,7 +404,7 @@ def issue_all(run: ImportRun, *, on_progress=None) -> ImportRun:
                     raise ImportFailed(row["row"], detail) from exc
                 written.append(cert.pdf.name)
                 if i % 50 == 0 or i == len(rows):
-                    cache.set(key, i, 3600)
+                    _shared().set(key, i, 3600)
                     if on_progress is not None:
                         on_progress(i, len(rows))
             ImportRun.objects.filter(pk=run.pk).update(
@@ -418,7 +425,7 @@ def issue_all(run: ImportRun, *, on_progress=None) -> ImportRun:
                                                                                     "error": message[:300]},
                          actor=audit.actor_name(user))
     finally:
-        cache.delete(key)
+        _shared().delete(key)
     run.refresh_from_db()
     if run.state == State.DONE:
         services.expire_due()  # historic certificates already past their end date become 05 失效

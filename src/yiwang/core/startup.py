@@ -16,4 +16,12 @@ def check_production_safety() -> str:
     if get_user_model().objects.filter(username__in=DEMO_USERNAMES).exists():
         return ("生产环境中存在演示账号，拒绝启动；请先删除演示账号 / demo accounts exist in production: "
                 "remove them before serving")
+    from django.core.exceptions import ImproperlyConfigured
+
+    from yiwang.seals import keystore
+
+    try:  # the key that opens the seals' private keys: better refused now than at the first document
+        keystore.kek()
+    except ImproperlyConfigured as exc:
+        return str(exc)
     return ""

@@ -26,6 +26,11 @@ class Attachment:
 
 
 class MaterialConnector(Protocol):
+    """``find`` is required. A connector that needs the applicant's say first may also offer
+    ``offers(user, enterprise, version) -> {material id: offer}`` (each offer with ``field``,
+    ``label`` and ``consented``, shown as a checkbox on the apply page) and
+    ``record(user, enterprise, version, answers)`` (the ticks of the posted form)."""
+
     def find(self, *, user, enterprise, material) -> Attachment | None: ...
 
 
@@ -48,3 +53,23 @@ def attachments(user, enterprise, version) -> dict[int, Attachment]:
                 found[material.pk] = attachment
                 break
     return found
+
+
+def offers(user, enterprise, version) -> dict[int, object]:
+    """Material id → what a connector offers the applicant for it (the first connector wins)."""
+    found: dict[int, object] = {}
+    for connector in connectors():
+        offered = getattr(connector, "offers", None)
+        if offered is None:
+            continue
+        for material_id, offer in offered(user, enterprise, version).items():
+            found.setdefault(material_id, offer)
+    return found
+
+
+def record(user, enterprise, version, answers) -> None:
+    """Let each connector record the applicant's answers to its offers (consent given or taken back)."""
+    for connector in connectors():
+        recorder = getattr(connector, "record", None)
+        if recorder is not None:
+            recorder(user, enterprise, version, answers)

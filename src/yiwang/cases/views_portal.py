@@ -99,9 +99,9 @@ def _apply_page(request, item, definition, data, *, draft=None, error=None, erro
     version = item.published_version
     materials = list(version.materials.all())
     uploaded = {df.material_id: df for df in draft.files.all()} if draft else {}
-    from yiwang.certificates import connectors as certificate_connectors  # 免提交: certificates offered
+    from yiwang.cases import connectors  # 免提交: what the platform offers instead of an upload
 
-    offers = certificate_connectors.offers(request.user, getattr(request, "acting", None), version)
+    offers = connectors.offers(request.user, getattr(request, "acting", None), version)
     labels = {f"material_{m.pk}": m.name for m in materials}
     import secrets
 
@@ -145,17 +145,15 @@ def apply(request, code: str):
         data = json.loads(draft.data) if draft and draft.data else formschema.prefill(definition, _sources(request))
         return _apply_page(request, item, definition, data, draft=draft)
     data = formschema.parse(definition, request.POST)
-    from yiwang.certificates import connectors as certificate_connectors  # 免提交: the applicant's consent
+    from yiwang.cases import connectors  # 免提交: the applicant's consent to what is offered
 
-    certificate_connectors.record_consents(request.user, acting, version, request.POST)
+    connectors.record(request.user, acting, version, request.POST)
     if request.POST.get("step") == "check":
         draft, file_errors = app_services.save_draft(request.user, item, enterprise=acting, data=data,
                                                      files=_files(request, version))
         delivery = request.POST.get("delivery", "window")
         if delivery in Case.Delivery.values and draft.delivery != delivery:
             Draft.objects.filter(pk=draft.pk).update(delivery=delivery)
-        from yiwang.cases import connectors
-
         errors = {**{f"form.{k}": v for k, v in formschema.validate(definition, data).items()},
                   **_missing_materials(version, draft, connectors.attachments(request.user, acting, version)),
                   **file_errors}
@@ -333,8 +331,8 @@ def _detail_context(request, case: Case) -> dict:
         if case.status == Case.Status.CORRECTION else None
     return {"case": case, "stages": progress_stages(case), "events": case.events.all(),
             "materials": case.materials.filter(superseded=False).select_related("material"),
-            "documents": case.documents.all(),
-            "certificates": case.certificates.select_related("certificate_type").order_by("pk"), "days_left": services.days_left(case),
+            "documents": case.documents.all(), "days_left": services.days_left(case),
+            "certificates": case.certificates.select_related("certificate_type").order_by("pk"),
             "can_withdraw": case.status in services.WITHDRAWABLE and not case.decision,
             "correction": open_correction, "item_materials": list(case.item_version.materials.all()),
             "current": services.current_steps(case), "track_url": documents.tracking_url(case),

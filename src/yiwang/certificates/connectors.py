@@ -76,6 +76,12 @@ class CertificateConnector:
         return Attachment(source="certificate", reference=cert.identifier,
                           name=f"{cert.certificate_type.name} {cert.number}")
 
+    def offers(self, user, enterprise, version) -> dict[int, Offer]:
+        return offers(user, enterprise, version)
+
+    def record(self, user, enterprise, version, answers) -> None:
+        record_consents(user, enterprise, version, answers)
+
 
 @dataclasses.dataclass
 class Offer:

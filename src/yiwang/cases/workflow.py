@@ -867,19 +867,14 @@ def _summary(xml: bytes, state: dict) -> tuple[_Definition, dict] | None:
     """The definition and the state when the state carries its own summary (``ready``,
     ``finished``, ``result``, written by ``_dump``) for this definition; None when the instance
     must be restored to answer (states written before the summary existed)."""
-    definition = _definitions.get(xml)
-    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-        raise WorkflowError("不是本引擎的流程状态 / not a process state of this engine")
-    if state.get("sha256") != definition.info.sha256:
-        raise WorkflowError(
-            "流程状态属于另一个流程版本 / the state belongs to another version of the process"
-        )
+    definition = _checked_definition(xml, state)
     if not isinstance(state.get("ready"), list) or not isinstance(state.get("finished"), bool):
         return None
     return definition, state
 
 
-def _load(xml: bytes, state: dict) -> tuple[_Definition, BpmnWorkflow, dict]:
+def _checked_definition(xml: bytes, state: dict) -> _Definition:
+    """The parsed definition, after checking that ``state`` is one of its instances' states."""
     definition = _definitions.get(xml)
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         raise WorkflowError("不是本引擎的流程状态 / not a process state of this engine")
@@ -887,6 +882,11 @@ def _load(xml: bytes, state: dict) -> tuple[_Definition, BpmnWorkflow, dict]:
         raise WorkflowError(
             "流程状态属于另一个流程版本 / the state belongs to another version of the process"
         )
+    return definition
+
+
+def _load(xml: bytes, state: dict) -> tuple[_Definition, BpmnWorkflow, dict]:
+    definition = _checked_definition(xml, state)
     dct = state["workflow"]
     version = state.get("serializer_version")
     if version != SERIALIZER_VERSION:

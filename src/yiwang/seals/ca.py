@@ -9,13 +9,13 @@ certificates are assembled with asn1crypto and signed (ECDSA P-256/SHA-256) by t
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
 
 from asn1crypto import keys as asn1_keys
+from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -169,9 +169,7 @@ def trusted_roots() -> list[x509.Certificate]:
 class Issued:
     pem: str
     serial: str
-    not_before: dt.datetime
     not_after: dt.datetime
-    chain: tuple[str, ...]  # issuing CA, root CA
 
 
 def issue(*, common_name: str, organization: str, unit: str, public_point: str, algorithm: str,
@@ -197,8 +195,7 @@ def issue(*, common_name: str, organization: str, unit: str, public_point: str, 
         builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
                                         critical=False)
         pem = _pem(builder.sign(ca_key, hashes.SHA256()))
-    return Issued(pem=pem, serial=f"{serial:x}", not_before=not_before, not_after=not_after,
-                  chain=(ca.certificate_pem, root().certificate_pem))
+    return Issued(pem=pem, serial=f"{serial:x}", not_after=not_after)
 
 
 def _issue_sm2(ca_key, ca_cert, common_name, organization, unit, public_point, serial, not_before, not_after) -> str:
@@ -232,13 +229,7 @@ def _issue_sm2(ca_key, ca_cert, common_name, organization, unit, public_point, s
     signature = ca_key.sign(tbs.dump(), ec.ECDSA(hashes.SHA256()))
     cert = asn1_x509.Certificate({"tbs_certificate": tbs, "signature_algorithm": {"algorithm": "sha256_ecdsa"},
                                   "signature_value": signature})
-    return _der_to_pem(cert.dump())
-
-
-def _der_to_pem(der: bytes) -> str:
-    body = base64.b64encode(der).decode()
-    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
-    return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+    return asn1_pem.armor("CERTIFICATE", cert.dump()).decode()
 
 
 def chain_info() -> list[dict]:

@@ -9,7 +9,6 @@ another row does not decrypt. Without ``YIWANG_SEAL_KEK`` a development key deri
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 from functools import lru_cache
@@ -21,7 +20,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from pysmx.SM2 import generate_keypair as sm2_generate_keypair
 
-from yiwang.core.crypto import DecryptionFailed, _b64decode_key, _dev_key, _setting, _warn_development_key
+from yiwang.core.crypto import (DecryptionFailed, _b64decode_key, _b64url, _dev_key, _setting, _unb64url,
+                                _warn_development_key)
 
 KEK_SETTING = "YIWANG_SEAL_KEK"
 # Former KEKs (comma-separated base64) that still unwrap keys until `yiwang seal rewrap` has run.
@@ -76,14 +76,6 @@ def _cipher_for(kek_id: str) -> AESGCM | None:
     if kek_id == current_id:
         return cipher
     return _parse_previous(_setting(PREVIOUS_SETTING)).get(kek_id)
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def seal_private(scalar: bytes, owner: str) -> str:

@@ -35,7 +35,7 @@ from pysmx.SM2._SM2 import get_random_str as sm2_random_nonce
 from pysmx.SM2._SM2 import sm2_G
 
 from yiwang.core import audit
-from yiwang.core.crypto import _setting
+from yiwang.core.crypto import _b64url, _setting
 from yiwang.core.errors import DomainError, StateError, ValidationFailed
 from yiwang.seals import keystore
 from yiwang.seals.models import KeyState, SigningKey
@@ -102,7 +102,7 @@ def _new_key(purpose: str, algorithm: str) -> SigningKey:
 
     scalar, point = keystore.new_p256() if algorithm == ES256 else keystore.new_sm2()
     now = timezone.now()
-    kid = f"{purpose}-{algorithm.lower()}-{now:%Y%m%d}-{_b64(os.urandom(6))}"
+    kid = f"{purpose}-{algorithm.lower()}-{now:%Y%m%d}-{_b64url(os.urandom(6))}"
     issued = ca.issue(common_name=f"签名密钥 {kid}", organization=ca._org_name(), unit=purpose,
                       public_point=point, algorithm=algorithm, days=key_days())
     key = SigningKey.objects.create(
@@ -282,10 +282,6 @@ def verify_payload(kid: str, data: bytes, signature: bytes, *, jwks: dict | None
 # ------------------------------------------------------------------------- JWKS
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def _unb64(text: str) -> bytes:
     if not isinstance(text, str):
         raise ValueError("not base64url text")
@@ -294,7 +290,7 @@ def _unb64(text: str) -> bytes:
 
 def jwk(key: SigningKey) -> dict:
     x, y = keystore.point_xy(key.public_point)
-    entry = {"kty": "EC", "crv": "P-256" if key.algorithm == ES256 else "SM2", "x": _b64(x), "y": _b64(y),
+    entry = {"kty": "EC", "crv": "P-256" if key.algorithm == ES256 else "SM2", "x": _b64url(x), "y": _b64url(y),
              "kid": key.kid, "alg": key.algorithm, "use": "sig"}
     if key.certificate_pem:
         # x5c: the key's certificate, issued by our CA (standard base64 of the DER).

@@ -47,6 +47,8 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 ACTION_LABELS = {"apply": "申请", "review": "审核通过", "reject": "审核不通过", "produce": "制作",
                  "file": "备案", "activate": "启用", "suspend": "挂失/停用", "revoke": "吊销",
                  "renew": "证书续期"}
+# States whose certificate may be renewed (the seal has a key and is not revoked).
+RENEWABLE = frozenset({S.PRODUCED, S.FILED, S.ACTIVE, S.SUSPENDED})
 # Steps that need a reason from the person taking them.
 REASON_REQUIRED = {"reject", "suspend", "revoke"}
 
@@ -223,7 +225,7 @@ def renew_seal_certificate(user, seal: Seal, *, reason: str = "") -> Seal:
     """续期: a new certificate for the same key (the seal's state does not change)."""
     seal = Seal.objects.select_for_update().select_related("organization").get(pk=seal.pk)
     _require_admin(user, seal.organization)
-    if seal.state not in (S.PRODUCED, S.FILED, S.ACTIVE, S.SUSPENDED):
+    if seal.state not in RENEWABLE:
         raise StateError(f"印章当前为“{seal.get_state_display()}”，不能续期 / a {seal.state} seal cannot be renewed")
     _certify(seal)
     seal.save()

@@ -24,7 +24,6 @@ ACTIONS = {
     "activate": ("启用", False, ""), "suspend": ("挂失/停用", True, "secondary"),
     "revoke": ("吊销（不可恢复）", True, "danger"), "renew": ("证书续期", False, "secondary"),
 }
-RENEWABLE = {Seal.State.PRODUCED, Seal.State.FILED, Seal.State.ACTIVE, Seal.State.SUSPENDED}
 
 
 class ApplyForm(forms.Form):
@@ -40,10 +39,6 @@ class ApplyForm(forms.Form):
         self.fields["organization"].queryset = selectors.applicable_organizations(user)
         for field in self.fields.values():
             bilingual(field)
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(label="理由", max_length=500, required=False)
 
 
 class AuthorizationForm(forms.Form):
@@ -106,9 +101,8 @@ def seal_detail(request, pk: int):
     actions = []
     if admin:
         for action, (label, needs_reason, style) in ACTIONS.items():
-            possible = (seal.state in RENEWABLE) if action == "renew" else \
-                seal.state in services.TRANSITIONS[action][0]
-            if possible:
+            allowed_from = services.RENEWABLE if action == "renew" else services.TRANSITIONS[action][0]
+            if seal.state in allowed_from:
                 actions.append({"action": action, "label": label, "needs_reason": needs_reason, "style": style})
     states = dict(Seal.State.choices)
     events = list(seal.events.all())
@@ -125,8 +119,7 @@ def seal_action(request, pk: int, action: str):
     seal = _seal(request, pk)
     if action not in ACTIONS:
         raise Http404("未知操作 / unknown action")
-    form = ReasonForm(request.POST)
-    reason = form.data.get("reason", "")
+    reason = request.POST.get("reason", "")
     steps = {
         "review": lambda: services.review_seal(request.user, seal, reason=reason),
         "reject": lambda: services.review_seal(request.user, seal, approve=False, reason=reason),

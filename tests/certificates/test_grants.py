@@ -43,6 +43,7 @@ def test_grant_defaults_to_thirty_days_and_is_audited(certificate, holder, org_b
     ({"valid_until": TODAY() + dt.timedelta(days=400)}, "valid_until"),
     ({"valid_until": TODAY() - dt.timedelta(days=1)}, "valid_until"),
     ({"scope": "everything"}, "scope"),
+    ({"valid_until": "2026-13-45"}, "valid_until"),
 ])
 def test_grant_refuses_bad_input_per_field(certificate, holder, org_b, kw, field):
     with pytest.raises(ValidationFailed) as exc:
@@ -135,6 +136,16 @@ def test_holder_grant_form_shows_errors_beside_fields(client, certificate, holde
         "valid_until": (TODAY() + dt.timedelta(days=10)).isoformat()})
     assert ok.status_code == 302
     assert CertificateGrant.objects.get().valid_until == TODAY() + dt.timedelta(days=10)
+
+
+def test_a_date_that_is_not_a_date_is_named_as_such(client, certificate, holder, org_b):
+    client.force_login(holder.user)
+    answer = client.post(f"/my/certificates/{certificate.pk}/grants/", {
+        "grantee_kind": "organization", "organization": org_b.pk, "purpose": "公租房资格审核", "scope": "face",
+        "valid_until": "abc"})
+    html = answer.content.decode()
+    assert answer.status_code == 400 and "日期格式应为 YYYY-MM-DD / the date must be YYYY-MM-DD" in html
+    assert "不能早于今天" not in html and not CertificateGrant.objects.exists()
 
 
 def test_another_person_cannot_revoke_the_grant(client, certificate, holder, org_b, other_applicant):

@@ -61,9 +61,11 @@ def _snapshot(g: CertificateGrant) -> dict:
 # ============================================================================ holder side
 @transaction.atomic
 def grant(user, enterprise, cert: Certificate, *, grantee_kind: str, organization: Organization | None = None,
-          client_id: str = "", purpose: str, scope: str = Scope.FACE, valid_until: dt.date | None = None
+          client_id: str = "", purpose: str, scope: str = Scope.FACE, valid_until: dt.date | str | None = None
           ) -> CertificateGrant:
-    """授权: ``user`` (for ``enterprise`` when acting for one) lets a department or a client read ``cert``."""
+    """授权: ``user`` (for ``enterprise`` when acting for one) lets a department or a client read ``cert``.
+
+    ``valid_until`` is a date or the form's text (YYYY-MM-DD); empty means the default 30 days."""
     from oauth2_provider.models import get_application_model
 
     cert = wallet.get_held(user, enterprise, cert.pk)
@@ -78,6 +80,12 @@ def grant(user, enterprise, cert: Certificate, *, grantee_kind: str, organizatio
     if scope not in Scope.values:
         errors["scope"] = ["请选择授权范围 / choose what may be read"]
     today = _today()
+    if isinstance(valid_until, str):
+        try:
+            valid_until = dt.date.fromisoformat(valid_until.strip()) if valid_until.strip() else None
+        except ValueError:
+            errors["valid_until"] = ["日期格式应为 YYYY-MM-DD / the date must be YYYY-MM-DD"]
+            valid_until = today
     valid_until = valid_until or today + dt.timedelta(days=DEFAULT_DAYS)
     if valid_until < today:
         errors["valid_until"] = ["授权截止日期不能早于今天 / the end date cannot be in the past"]

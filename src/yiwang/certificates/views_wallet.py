@@ -21,6 +21,8 @@ from yiwang.core.models import Organization
 from yiwang.core.views_office import staff_required
 
 Scope = CertificateGrant.Scope
+GRANT_LABELS = {"grantee_kind": "被授权方", "organization": "部门", "client_id": "应用标识", "purpose": "用证事由",
+                "scope": "授权范围", "valid_until": "授权截止日期"}
 
 
 def _acting(request):
@@ -81,13 +83,6 @@ def wallet_pdf(request, pk: int):
     return _pdf_response(_held(request, pk))
 
 
-def _date_or_none(text: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat((text or "").strip()) if (text or "").strip() else None
-    except ValueError:
-        return dt.date.min  # refused by the service as "in the past", with its message
-
-
 @login_required
 @require_POST
 def wallet_grant(request, pk: int):
@@ -99,9 +94,10 @@ def wallet_grant(request, pk: int):
         g = grants.grant(request.user, _acting(request), cert, grantee_kind=post.get("grantee_kind", ""),
                          organization=organization, client_id=post.get("client_id", ""),
                          purpose=post.get("purpose", ""), scope=post.get("scope", Scope.FACE),
-                         valid_until=_date_or_none(post.get("valid_until", "")))
+                         valid_until=post.get("valid_until", ""))
     except DomainError as exc:
-        summary = [{"label": "", "text": m, "href": f"#f-{k}"} for k, ms in exc.fields.items() for m in ms]
+        summary = [{"label": GRANT_LABELS.get(k, ""), "text": m, "href": f"#f-{k}"}
+                   for k, ms in exc.fields.items() for m in ms]
         return render(request, "certificates/wallet_detail.html", _detail_context(
             request, cert, message=exc.message, summary=summary, errors=exc.fields, values=post),
             status=exc.status)

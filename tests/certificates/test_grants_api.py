@@ -104,3 +104,13 @@ def test_granting_to_an_unknown_client_is_refused(certificate, holder):
     with pytest.raises(ValidationFailed) as exc:
         grants.grant(holder.user, None, certificate, grantee_kind="client", client_id="nope", purpose="查看")
     assert "client_id" in exc.value.fields
+
+
+def test_a_purpose_over_200_characters_is_a_400_naming_the_field(client, certificate, holder, housing):
+    app, secret = housing
+    g = share(holder, certificate, app)
+    answer = client.get(f"{API}{g.pk}/", {"purpose": "事" * 201}, **bearer(token(app, secret)))
+    assert answer.status_code == 400, answer.content
+    body = answer.json()
+    assert "purpose" in body["fields"] and " / " in body["fields"]["purpose"][0]
+    assert not CertificateAccess.objects.filter(what="face", allowed=True).exists()

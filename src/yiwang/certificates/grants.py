@@ -259,10 +259,8 @@ def open_for_client(application, grant_id: int, *, purpose: str, what: str = Wha
     if g is not None and not (g.grantee_kind == Grantee.CLIENT and g.grantee_application_id == application.pk):
         # Another party's grant: logged on that certificate, answered as if it did not exist.
         _refuse(reader, NotFound, NO_GRANT, channel=Channel.API, what=what, grant_obj=g, purpose=purpose)
-    try:
-        purpose = clean_purpose(purpose or (g.purpose if g else ""))
-    except ValidationFailed:
-        purpose = ""
+    # An explicit purpose must be a valid one (400 naming ``purpose``); without one, the grant's purpose.
+    purpose = clean_purpose(purpose) if (purpose or "").strip() else getattr(g, "purpose", "")
     g = _check_grant(reader, g, channel=Channel.API, what=what, purpose=purpose)
     log_access(reader, channel=Channel.API, what=what, cert=g.certificate, grant_obj=g, purpose=purpose)
     return g

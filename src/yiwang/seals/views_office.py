@@ -12,7 +12,8 @@ from django.views.decorators.http import require_POST
 
 from yiwang.core.errors import DomainError
 from yiwang.core.forms import bilingual
-from yiwang.core.views_office import INVALID, attach, form_summary, staff_required
+from yiwang.core.views_office import _submit as submit_form
+from yiwang.core.views_office import staff_required
 from yiwang.identity.models import Role
 from yiwang.seals import selectors, services
 from yiwang.seals.models import Seal
@@ -81,22 +82,22 @@ def seal_apply(request):
         if form.fields["organization"].queryset.count() == 1:
             form.initial["organization"] = form.fields["organization"].queryset.first().pk
         return render(request, page, {"form": form})
-    form = ApplyForm(request.POST, user=request.user)
-    if not form.is_valid():
-        return render(request, page, {"form": form, "message": INVALID, "summary": form_summary(form)}, status=400)
-    try:
-        seal = services.apply_for_seal(request.user, **form.cleaned_data)
-    except DomainError as exc:
-        attach(exc, form)
-        return render(request, page, {"form": form, "message": exc.message, "summary": form_summary(form)},
-                      status=exc.status)
-    messages.success(request, f"已提交印章申请，印章编码 {seal.code}，等待机构管理员审核")
-    return redirect("office_seal", pk=seal.pk)
+
+    def run(data):
+        seal = services.apply_for_seal(request.user, **data)
+        messages.success(request, f"已提交印章申请，印章编码 {seal.code}，等待机构管理员审核")
+        return redirect("office_seal", pk=seal.pk)
+
+    return submit_form(request, ApplyForm(request.POST, user=request.user), run, page, {})
 
 
 @staff_required
 def seal_detail(request, pk: int):
-    seal = _seal(request, pk)
+    return _render_detail(request, _seal(request, pk))
+
+
+def _render_detail(request, seal: Seal, *, failed: str = "", error: DomainError | None = None):
+    """The seal page; after a refused step, with its message (and the reason's) and the error's 4xx status."""
     admin = services.is_seal_admin(request.user, seal.organization)
     actions = []
     if admin:
@@ -109,8 +110,14 @@ def seal_detail(request, pk: int):
     for e in events:
         e.action_label = services.ACTION_LABELS.get(e.action, e.action)
         e.from_label, e.to_label = states.get(e.from_state, ""), states.get(e.to_state, e.to_state)
-    return render(request, "seals/office/detail.html", {"seal": seal, "events": events, "actions": actions,
-                                                         "admin": admin})
+    context = {"seal": seal, "events": events, "actions": actions, "admin": admin}
+    if error is None:
+        return render(request, "seals/office/detail.html", context)
+    reason_errors = error.fields.get("reason", [])
+    summary = [{"label": "理由", "text": e, "href": f"#reason-{failed}"} for e in reason_errors]
+    return render(request, "seals/office/detail.html", {
+        **context, "message": error.message, "summary": summary, "failed": failed, "reason_errors": reason_errors,
+        "reason_value": request.POST.get("reason", "")}, status=error.status)
 
 
 @require_POST
@@ -133,8 +140,7 @@ def seal_action(request, pk: int, action: str):
     try:
         seal = steps[action]()
     except DomainError as exc:
-        messages.error(request, exc.message)
-        return redirect("office_seal", pk=pk)
+        return _render_detail(request, _seal(request, pk), failed=action, error=exc)
     messages.success(request, f"已{services.ACTION_LABELS[action]}：{seal.name}，当前状态“{seal.get_state_display()}”")
     return redirect("office_seal", pk=pk)
 
@@ -171,19 +177,14 @@ def authorization_list(request):
         if organizations.count() == 1:
             form.initial["organization"] = organizations.first().pk
         return render(request, page, {**context, "form": form})
-    form = AuthorizationForm(request.POST, user=request.user)
-    if not form.is_valid():
-        return render(request, page, {**context, "form": form, "message": INVALID, "summary": form_summary(form)},
-                      status=400)
-    try:
-        grant = services.authorize_role(request.user, **form.cleaned_data)
-    except DomainError as exc:
-        attach(exc, form)
-        return render(request, page, {**context, "form": form, "message": exc.message,
-                                      "summary": form_summary(form)}, status=exc.status)
-    messages.success(request, f"已授权：{grant.organization.name}的“{Role(grant.role).label}”可申请"
-                              f"{grant.get_seal_type_display()}")
-    return redirect("office_seal_authorizations")
+
+    def run(data):
+        grant = services.authorize_role(request.user, **data)
+        messages.success(request, f"已授权：{grant.organization.name}的“{grant.role_label}”可申请"
+                                  f"{grant.get_seal_type_display()}")
+        return redirect("office_seal_authorizations")
+
+    return submit_form(request, AuthorizationForm(request.POST, user=request.user), run, page, context)
 
 
 @require_POST

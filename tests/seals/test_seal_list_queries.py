@@ -45,3 +45,23 @@ def test_a_seal_revoked_before_production_shows_no_image(client, org_admin_a, or
     page = sign_in_staff(client, org_admin_a).get("/office/seals/").content.decode()
     assert f"/office/seals/{seal.pk}/image.png" not in page and "未制作" in page
     assert client.get(f"/office/seals/{seal.pk}/image.png").status_code == 404
+
+
+def test_a_refused_step_redisplays_the_seal_page_with_a_4xx_and_the_reason_marked(client, org_admin_a, org_a):
+    seal = make_active_seal(org_admin_a, org_a)
+    sign_in_staff(client, org_admin_a)
+    response = client.post(f"/office/seals/{seal.pk}/suspend/", {"reason": "  "})
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert "error-summary" in text and 'href="#reason-suspend"' in text
+    assert 'aria-describedby="reason-suspend-error"' in text and "请填写理由 / a reason is required" in text
+    response = client.post(f"/office/seals/{seal.pk}/produce/")
+    assert response.status_code == 409 and "不能制作" in response.content.decode()
+    seal.refresh_from_db()
+    assert seal.state == seal.State.ACTIVE
+
+
+def test_a_seal_provisioned_by_the_platform_names_the_platform_as_applicant(client, org_admin_a, org_a):
+    seal = services.seal_for_documents(org_a)
+    page = sign_in_staff(client, org_admin_a).get(f"/office/seals/{seal.pk}/").content.decode()
+    assert "<dd>平台（自动）</dd>" in page

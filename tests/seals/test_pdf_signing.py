@@ -167,3 +167,11 @@ def test_every_issued_case_document_is_sealed(applicant, item, people, pdfsig): 
         "apply", "review", "produce", "file", "activate"]
     assert set(SealEvent.objects.filter(seal=seal).values_list("actor", flat=True)) == {"system"}
     assert "Signature Validation: Signature is Valid." in pdfsig(data)
+
+
+@pytest.mark.parametrize("content", [b"not a pdf\n", b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog", b""])
+def test_verify_command_refuses_a_file_that_is_not_a_pdf(tmp_path, content):
+    path = tmp_path / "broken.pdf"
+    path.write_bytes(content)
+    with pytest.raises(CommandError, match="不是有效的 PDF"):
+        call_command("seal", "verify", str(path))

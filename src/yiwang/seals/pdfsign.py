@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from PIL import Image
 from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.validation import validate_pdf_signature
@@ -24,6 +25,7 @@ from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from yiwang.core.errors import ValidationFailed
 from yiwang.seals import ca, services
 from yiwang.seals.models import Seal
 
@@ -118,7 +120,11 @@ class SignatureReport:
 
 def verify_pdf(pdf: bytes) -> list[SignatureReport]:
     """Validate every signature of ``pdf`` against our root CA(s); no network access."""
-    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    except PdfReadError:
+        raise ValidationFailed("文件不是有效的 PDF / the file is not a valid PDF",
+                               fields={"file": ["文件不是有效的 PDF / not a valid PDF"]}) from None
     roots = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in ca.trusted_roots()]
     reports = []
     for embedded in reader.embedded_signatures:

@@ -11,14 +11,13 @@ from __future__ import annotations
 import dataclasses
 import io
 
-import segno
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas as pdfcanvas
 
-from yiwang.catalog.pdf import font_name
+from yiwang.catalog.pdf import QRCode, font_name
 
 RED = colors.HexColor("#a3171c")
 GOLD = colors.HexColor("#b8892d")
@@ -57,21 +56,6 @@ def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
             line += ch
     lines.append(line)
     return lines
-
-
-def _qr(c: pdfcanvas.Canvas, text: str, x: float, y: float, size: float) -> None:
-    matrix = segno.make(text, error="m").matrix
-    n = len(matrix) + 4
-    cell = size / n
-    c.setFillColor(colors.white)
-    c.rect(x, y, size, size, stroke=0, fill=1)
-    c.setFillColor(colors.black)
-    path = c.beginPath()
-    for row_i, row in enumerate(matrix):
-        for col_i, dark in enumerate(row):
-            if dark:
-                path.rect(x + (col_i + 2) * cell, y + size - (row_i + 3) * cell, cell, cell)
-    c.drawPath(path, stroke=0, fill=1)
 
 
 def render(face: Face) -> bytes:
@@ -134,7 +118,7 @@ def render(face: Face) -> bytes:
     # Issuer, date and QR at the foot
     foot = 24 * mm
     qr_x = width - 24 * mm - qr_size if face.template == "licence" else left
-    _qr(c, face.qr_text, qr_x, foot, qr_size)
+    QRCode(face.qr_text, qr_size).drawOn(c, qr_x, foot)
     c.setFont(font, 8)
     c.setFillColor(GREY)
     c.drawCentredString(qr_x + qr_size / 2, foot - 4 * mm, "扫码核验")

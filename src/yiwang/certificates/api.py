@@ -12,7 +12,7 @@ from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from yiwang.certificates import services
+from yiwang.certificates import payload, services
 from yiwang.certificates.views_portal import limited
 from yiwang.core.api_base import ErrorSerializer, validated
 
@@ -35,8 +35,7 @@ class KeyField(serializers.Serializer):
 
 
 class VerifyResponse(serializers.Serializer):
-    result = serializers.ChoiceField(choices=["valid", "revoked", "suspended", "expired", "forged", "unknown_key",
-                                              "malformed", "not_found"])
+    result = serializers.ChoiceField(choices=list(payload.Outcome.LABELS))
     result_label = serializers.CharField()
     reason = serializers.CharField()
     identifier = serializers.CharField(allow_blank=True)

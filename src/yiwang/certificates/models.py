@@ -235,6 +235,12 @@ class Certificate(models.Model):
     def is_valid(self) -> bool:
         return self.status == Status.VALID
 
+    def face_rows(self) -> list[tuple[str, Any]]:
+        """The type's fields that have a value, as (label, value) in display order (照面信息)."""
+        data = self.data
+        return [(f.get("label", f["name"]), data[f["name"]]) for f in self.certificate_type.fields
+                if data.get(f["name"]) not in (None, "")]
+
 
 class CertificateEvent(models.Model):
     """证照记录: issue, change, reissue, suspension, resumption, revocation, expiry."""

@@ -313,14 +313,8 @@ def _validity_text(cert: Certificate) -> str:
 def render_pdf(cert: Certificate) -> bytes:
     """The certificate PDF (unsigned) for its current data and QR payload."""
     ctype = cert.certificate_type
-    labels = ctype.field_labels()
     person = cert.holder_kind == HolderKind.PERSON
-    rows = []
-    for f in ctype.fields:
-        value = cert.data.get(f["name"])
-        if value in (None, ""):
-            continue
-        rows.append((labels[f["name"]], str(value)))
+    rows = [(label, str(value)) for label, value in cert.face_rows()]
     face = certificate_pdf.Face(
         title=ctype.name, template=ctype.template, number=cert.number, identifier=cert.identifier,
         holder_label="持证人" if person else "名称", holder_name=cert.holder_name,
@@ -459,7 +453,7 @@ def _case_sources(case) -> dict[str, Any]:
     except ValueError:
         form = {}
     decided = timezone.localtime(case.decided_at).date() if case.decided_at else _today()
-    sources: dict[str, Any] = {f"form.{k}": v for k, v in form.items() if isinstance(form, dict)}
+    sources: dict[str, Any] = {f"form.{k}": v for k, v in form.items()} if isinstance(form, dict) else {}
     sources.update({"applicant.name": case.applicant_name, "applicant.code": case.applicant_id_number,
                     "case.number": case.number, "case.decided_on": decided.isoformat(),
                     "item.name": case.item_name, "org.name": case.organization.name})

@@ -107,6 +107,7 @@ def certificate_list(request):
     form = SearchForm(request.GET or None)
     cd = form.cleaned_data if form.is_valid() else {}
     qs = selectors.search(request.user, q=cd.get("q", ""), type_id=cd.get("type", ""), status=cd.get("status", ""))
+    qs = qs.defer("data_json", "holder_code")  # the list shows neither: no decryption per row
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "certificates/office/list.html", {
         "form": form, "page": page, "types": selectors.types_for(request.user),
@@ -121,15 +122,14 @@ def _certificate(request, pk: int) -> Certificate:
 
 
 def _detail_context(request, cert: Certificate, **extra) -> dict:
-    data = cert.data
     allowed = services.available_actions(cert) if services.can_act_on(request.user, cert) else []
+    action_form = extra.pop("action_form", None) or ActionForm(initial={"lock_version": cert.lock_version})
     return {
-        "cert": cert, "rows": [(f.get("label", f["name"]), data[f["name"]]) for f in cert.certificate_type.fields
-                               if data.get(f["name"]) not in (None, "")],
-        "events": cert.events.select_related("actor").all(), "versions": selectors.versions_of(cert),
+        "cert": cert, "rows": cert.face_rows(), "events": cert.events.all(), "versions": selectors.versions_of(cert),
         "can_act": bool(allowed), "can_change": "change" in allowed,
-        "actions": {k: v for k, v in ACTIONS.items() if k in allowed and k != "change"}, "action_form": extra.pop("action_form", None) or ActionForm(
-            initial={"lock_version": cert.lock_version}),
+        "actions": {k: v for k, v in ACTIONS.items() if k in allowed and k != "change"}, "action_form": action_form,
+        # the action whose form came back with errors: its reason box shows them and keeps the text
+        "failed_action": action_form.data.get("action", "") if action_form.is_bound else "",
         "change_form": extra.pop("change_form", None) or change_form(cert.certificate_type, cert.data),
         "verify_url": services.verify_url(cert.qr_payload) if cert.qr_payload else "", **extra}
 

@@ -250,3 +250,14 @@ def test_progress_during_the_run_is_seen_by_another_process(disability_type, cer
     imports.issue_all(run, on_progress=from_elsewhere)
     assert [s[0] for s in seen][-1] == 3 and all(s[1] == 3 for s in seen)
     assert [s[2] for s in seen] == [s[0] for s in seen]
+
+
+def test_the_importable_types_are_those_each_may_import(disability_type, food_type, cert_admin, approver, org_b):
+    admin = factories.staff("platform_imports", org_b, Role.PLATFORM_ADMIN)
+    other = factories.staff("catalog_imports_b", org_b, Role.CATALOG_ADMIN)
+    for user in (cert_admin, approver, admin, other):
+        expected = [t for t in sorted([disability_type, food_type], key=lambda t: t.type_code)
+                    if imports.can_import(user, t)]
+        assert imports.types_importable(user) == expected
+    assert imports.types_importable(cert_admin) == sorted([disability_type, food_type], key=lambda t: t.type_code)
+    assert imports.types_importable(other) == [] and imports.types_importable(approver) == []

@@ -63,8 +63,12 @@ def can_import(user, ctype: CertificateType) -> bool:
 
 
 def types_importable(user):
-    return [t for t in CertificateType.objects.filter(is_active=True).select_related("issuing_organization")
-            .order_by("type_code") if can_import(user, t)]
+    """The active types ``user`` may import: the organisations they reach are worked out once, not per type."""
+    qs = CertificateType.objects.filter(is_active=True).select_related("issuing_organization").order_by("type_code")
+    reach = [scoping.visible_organization_ids(user, r) for r in IMPORT_ROLES]
+    if any(ids is None for ids in reach):  # platform administrators
+        return list(qs)
+    return list(qs.filter(issuing_organization_id__in=set().union(*reach)))
 
 
 def columns(ctype: CertificateType) -> list[tuple[str, str]]:
@@ -309,8 +313,9 @@ def prepare(user, ctype: CertificateType, upload) -> ImportRun:
     return run
 
 
-def runs_for(user):
-    ids = [t.pk for t in types_importable(user)]
+def runs_for(user, types: list[CertificateType] | None = None):
+    """Imports of the types ``user`` may import (``types``: those already read by the caller)."""
+    ids = [t.pk for t in (types if types is not None else types_importable(user))]
     return ImportRun.objects.filter(certificate_type_id__in=ids).select_related("certificate_type", "created_by")
 
 

@@ -29,7 +29,7 @@ def import_start(request):
     types = imports.types_importable(request.user)
     if not types:
         raise PermissionDenied("仅限颁发机构的事项管理员或机构管理员 / catalog or organisation administrators only")
-    context = {"types": types, "runs": imports.runs_for(request.user)[:20], "type_id": request.POST.get("type", "")}
+    context = {"types": types, "runs": imports.runs_for(request.user, types)[:20], "type_id": request.POST.get("type", "")}
     if request.method == "GET":
         return render(request, "certificates/import_start.html", context)
     ctype = next((t for t in types if str(t.pk) == request.POST.get("type", "")), None)

@@ -290,6 +290,21 @@ def _provision(organization: Organization, seal_type: str, reason: str) -> Seal:
     return seal
 
 
+# The seal types that sign documents, the preferred first.
+DOCUMENT_SEAL_TYPES = (Seal.Type.APPROVAL, Seal.Type.OFFICIAL)
+
+
+def _usable_document_seal(organization: Organization) -> Seal | None:
+    """The newest active document seal of the preferred type whose certificate is still valid."""
+    usable = Seal.objects.select_related("organization").filter(
+        organization=organization, state=S.ACTIVE, certificate_not_after__gt=timezone.now() + dt.timedelta(seconds=5))
+    for seal_type in DOCUMENT_SEAL_TYPES:
+        seal = usable.filter(seal_type=seal_type).order_by("-created_at").first()
+        if seal:
+            return seal
+    return None
+
+
 def seal_for_documents(organization: Organization) -> Seal:
     """The seal every PDF of ``organization`` is signed with.
 
@@ -297,22 +312,17 @@ def seal_for_documents(organization: Organization) -> Seal:
     active 行政审批专用章 through the same lifecycle, recorded as done by ``system``, so that
     every issued document is sealed.
     """
-    now = timezone.now()
-    usable = Seal.objects.select_related("organization").filter(
-        organization=organization, state=S.ACTIVE, certificate_not_after__gt=now + dt.timedelta(seconds=5))
-    for seal_type in (Seal.Type.APPROVAL, Seal.Type.OFFICIAL):
-        seal = usable.filter(seal_type=seal_type).order_by("-created_at").first()
-        if seal:
-            return seal
+    seal = _usable_document_seal(organization)
+    if seal:
+        return seal
     with transaction.atomic():
         # Serialise provisioning for one organisation so two documents do not make two seals.
         Organization.objects.select_for_update().filter(pk=organization.pk).first()
-        document_types = [Seal.Type.APPROVAL, Seal.Type.OFFICIAL]
-        seal = usable.filter(seal_type__in=document_types).order_by("-created_at").first()
+        seal = _usable_document_seal(organization)
         if seal:
             return seal
         # An active seal whose certificate ran out is renewed rather than replaced.
-        for seal_type in document_types:
+        for seal_type in DOCUMENT_SEAL_TYPES:
             expired = Seal.objects.filter(organization=organization, state=S.ACTIVE, seal_type=seal_type) \
                 .order_by("-created_at").first()
             if expired:

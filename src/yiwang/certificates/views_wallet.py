@@ -36,12 +36,6 @@ def _held(request, pk: int) -> Certificate:
         raise Http404("证照不存在 / certificate not found") from None
 
 
-def _rows(cert: Certificate) -> list[tuple[str, object]]:
-    """The data fields as (label, value), for the certificate facts on every page."""
-    labels = cert.certificate_type.field_labels()
-    return [(labels.get(k, k), v) for k, v in cert.data.items()]
-
-
 def _pdf_response(cert: Certificate):
     if not cert.pdf:
         raise Http404("证照文件不存在 / no file")
@@ -61,7 +55,7 @@ def _detail_context(request, cert: Certificate, **extra) -> dict:
     acting = _acting(request)
     today = timezone.localdate()
     return {
-        "cert": cert, "acting": acting, "rows": _rows(cert),
+        "cert": cert, "acting": acting, "rows": cert.face_rows(),
         "versions": wallet.versions_held(request.user, acting, cert), "qr_svg": wallet.qr_svg(cert),
         "verification": services.verify(identifier=cert.identifier),
         "grants": grants.grants_of_holder(request.user, acting, cert),
@@ -150,7 +144,7 @@ def shared_open(request, grant_id: int):
         if what == grants.What.FILE:
             return _pdf_response(g.certificate)
         cert = g.certificate
-        context.update(cert=cert, reason=" ".join(reason.split()), rows=_rows(cert),
+        context.update(cert=cert, reason=" ".join(reason.split()), rows=cert.face_rows(),
                        verification=services.verify(identifier=cert.identifier))
     return render(request, "certificates/grants_office_open.html", context)
 
@@ -177,5 +171,5 @@ def case_certificate(request, number: str, material_id: int):
     if what == grants.What.FILE:
         return _pdf_response(cert)
     return render(request, "certificates/grants_case.html", {
-        "case": case, "material": material, "cert": cert, "rows": _rows(cert),
+        "case": case, "material": material, "cert": cert, "rows": cert.face_rows(),
         "verification": services.verify(identifier=cert.identifier), "versions": selectors.versions_of(cert)})

@@ -253,3 +253,17 @@ def test_changing_the_kek_and_rewrapping_keeps_every_key_usable(settings, org_ad
     seal.refresh_from_db()
     assert pdfsign.verify_pdf(pdfsign.sign_pdf(simple_pdf(), seal=seal, reason="x"))[0].ok
     assert not keystore.needs_rewrap(seal.private_key_encrypted)
+
+
+def test_keys_command_lists_the_keys_or_says_there_are_none():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("seal", "keys", stdout=out)
+    assert "还没有签名密钥" in out.getvalue()
+    key = signing.current_key("certificates", "ES256")
+    out = StringIO()
+    call_command("seal", "keys", stdout=out)
+    assert key.kid in out.getvalue() and "还没有签名密钥" not in out.getvalue()

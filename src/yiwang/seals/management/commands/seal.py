@@ -72,8 +72,11 @@ class Command(BaseCommand):
     def _keys(self, **_):
         from yiwang.seals.models import SigningKey
 
-        for key in SigningKey.objects.order_by("purpose", "algorithm", "-not_before"):
+        keys = SigningKey.objects.order_by("purpose", "algorithm", "-not_before")
+        for key in keys:
             self.stdout.write(f"{key.kid}\t{key.algorithm}\t{key.state}\t{key.not_after:%Y-%m-%d}")
+        if not keys:
+            self.stdout.write("还没有签名密钥（首次签名时创建）/ no signing key yet (made on first use)")
 
     def _rewrap(self, **_):
         from yiwang.seals import services

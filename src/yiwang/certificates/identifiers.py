@@ -44,10 +44,6 @@ class Identifier:
     serial: str
     version: int
 
-    @property
-    def version_text(self) -> str:
-        return f"{self.version:03d}"
-
     def __str__(self) -> str:
         return build(self.type_code, self.issuer_code, self.serial, self.version)
 

@@ -100,9 +100,6 @@ class CertificateType(models.Model):
     def field_labels(self) -> dict[str, str]:
         return {f["name"]: f.get("label", f["name"]) for f in self.fields}
 
-    def key_field_names(self) -> list[str]:
-        return [f["name"] for f in self.fields if f.get("key")]
-
     def json_schema(self) -> dict[str, Any]:
         """The JSON schema (draft 2020-12) of a certificate's data."""
         properties: dict[str, Any] = {}

@@ -34,7 +34,6 @@ from typing import Any
 
 PREFIX = "YWC1"
 MAX_LENGTH = 4000  # far above any payload we make; refuses junk before decoding it
-KEYS = ("k", "a", "i", "t", "n", "h", "f", "vf", "vt", "ia")
 
 
 class Outcome:
@@ -117,10 +116,6 @@ class Decoded:
     @property
     def kid(self) -> str:
         return str(self.claims.get("k", ""))
-
-    @property
-    def identifier(self) -> str:
-        return str(self.claims.get("i", ""))
 
     def date(self, key: str) -> dt.date | None:
         value = self.claims.get(key) or ""

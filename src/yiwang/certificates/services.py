@@ -285,10 +285,9 @@ def _mask(value: Any, kind: str) -> str:
     return masking.MASKERS[kind](text) if kind in masking.MASKERS else text
 
 
-def masked_holder(cert_or_kind, name: str | None = None) -> str:
-    kind = cert_or_kind.holder_kind if hasattr(cert_or_kind, "holder_kind") else cert_or_kind
-    name = cert_or_kind.holder_name if name is None else name
-    return masking.mask_name(name) if kind == HolderKind.PERSON else name
+def masked_holder(cert: Certificate) -> str:
+    """The holder as verification shows it: a person's name masked, an enterprise's in full."""
+    return masking.mask_name(cert.holder_name) if cert.holder_kind == HolderKind.PERSON else cert.holder_name
 
 
 def key_fields(certificate_type: CertificateType, data: dict[str, Any]) -> dict[str, str]:

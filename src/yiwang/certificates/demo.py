@@ -163,34 +163,34 @@ def load_certificates(types: dict[str, CertificateType]) -> list[Certificate]:
     persons, others, enterprises, records = _holders()
     today = timezone.localdate()
     issued: list[Certificate] = []
+    ent_by_uscc = {e.uscc: e for e in enterprises}
 
     def days_ago(n: int) -> dt.date:
         return today - dt.timedelta(days=n)
 
+    def enterprise_holder(r) -> dict:
+        """The enterprise's account when it has one, else its name and credit code."""
+        return {"holder": ent_by_uscc[r.uscc]} if r.uscc in ent_by_uscc else {
+            "holder_name": r.name, "holder_code": r.uscc}
+
     licence = types.get(BUSINESS_LICENCE.name)
     if licence is not None and not licence.certificates.exists():
-        ent_by_uscc = {e.uscc: e for e in enterprises}
         for n, r in enumerate(records[:14]):
             data = {"name": r.name, "kind": r.kind, "legal_rep": r.legal_rep_name,
                     "established_on": (r.registered_on or days_ago(400 + 37 * n)).isoformat(),
                     "address": r.address or "临江市滨江区江滨路18号", "capital": f"人民币{(n % 9 + 1) * 50}万元",
                     "scope": "餐饮服务；食品销售；日用百货销售（依法须经批准的项目，经相关部门批准后方可开展经营活动）"}
-            holder = {"holder": ent_by_uscc[r.uscc]} if r.uscc in ent_by_uscc else {
-                "holder_name": r.name, "holder_code": r.uscc}
-            issued.append(_issue(licence, days_ago(30 + 41 * n), data, **holder))
+            issued.append(_issue(licence, days_ago(30 + 41 * n), data, **enterprise_holder(r)))
 
     food = types.get(FOOD_LICENCE.name)
     if food is not None and not food.certificates.exists():
-        ent_by_uscc = {e.uscc: e for e in enterprises}
         for n, r in enumerate(records[:8]):
             data = {"operator": r.name, "legal_rep": r.legal_rep_name,
                     "address": r.address or "临江市滨江区江滨路18号",
                     "main_form": ("餐饮服务经营者", "食品销售经营者", "单位食堂")[n % 3],
                     "scope": ("热食类食品制售；冷食类食品制售", "预包装食品销售（含冷藏冷冻食品）", "热食类食品制售")[n % 3]}
-            holder = {"holder": ent_by_uscc[r.uscc]} if r.uscc in ent_by_uscc else {
-                "holder_name": r.name, "holder_code": r.uscc}
             # One issued six years ago: past its five years, the expiry sweep marks it 失效.
-            issued.append(_issue(food, days_ago(2200 if n == 7 else 20 + 60 * n), data, **holder))
+            issued.append(_issue(food, days_ago(2200 if n == 7 else 20 + 60 * n), data, **enterprise_holder(r)))
 
     kinds = [("肢体残疾", "三级"), ("视力残疾", "二级"), ("听力残疾", "四级"), ("言语残疾", "三级"),
              ("肢体残疾", "四级"), ("智力残疾", "二级"), ("精神残疾", "三级"), ("听力残疾", "二级")]
@@ -207,11 +207,10 @@ def load_certificates(types: dict[str, CertificateType]) -> list[Certificate]:
 
     marriage = types.get(MARRIAGE_CERTIFICATE.name)
     if marriage is not None and not marriage.certificates.exists():
-        pool = [{"holder": p, "_name": p.name} for p in persons[:2]] + [
-            {"holder_name": r.name, "holder_code": r.id_number, "_name": r.name} for r in others[7:15]]
+        pool = [{"holder": p} for p in persons[:2]] + [
+            {"holder_name": r.name, "holder_code": r.id_number} for r in others[7:15]]
         spouses = others[15:] or others
         for n, h in enumerate(pool):
-            h.pop("_name")
             spouse = spouses[n % len(spouses)] if spouses else None
             when = days_ago(200 + 150 * n)
             data = {"spouse_name": spouse.name if spouse else "陈静", "spouse_id": spouse.id_number if spouse else "",

@@ -28,7 +28,7 @@ ACTIONS = {
 
 
 class ApplyForm(forms.Form):
-    organization = forms.ModelChoiceField(label="用章机构", queryset=None)
+    organization = forms.ModelChoiceField(label="用章机构", queryset=None, empty_label="请选择")
     seal_type = forms.ChoiceField(label="印章类型", choices=[("", "请选择")] + list(Seal.Type.choices))
     name = forms.CharField(label="印章名称", max_length=100, required=False,
                            help_text="不填则为“机构名称＋印章类型”，如：临江市民政局行政审批专用章")
@@ -43,7 +43,7 @@ class ApplyForm(forms.Form):
 
 
 class AuthorizationForm(forms.Form):
-    organization = forms.ModelChoiceField(label="机构", queryset=None)
+    organization = forms.ModelChoiceField(label="机构", queryset=None, empty_label="请选择")
     seal_type = forms.ChoiceField(label="印章类型", choices=[("", "请选择")] + list(Seal.Type.choices))
     role = forms.ChoiceField(label="可申请用章的岗位", choices=[("", "请选择")] + [
         (value, label) for value, label in Role.choices if value != Role.PLATFORM_ADMIN])

@@ -154,3 +154,17 @@ def test_another_person_cannot_revoke_the_grant(client, certificate, holder, org
     assert client.post(f"/my/certificates/{certificate.pk}/grants/{g.pk}/revoke/").status_code == 404
     g.refresh_from_db()
     assert g.revoked_at is None
+
+
+def test_only_a_grant_in_force_offers_its_link_and_its_revoke_button(client, certificate, holder, org_b, civil_clerk):
+    g = share(holder, certificate, org_b)
+    client.force_login(holder.user)
+    revoke = f"/my/certificates/{certificate.pk}/grants/{g.pk}/revoke/"
+    assert revoke in client.get(f"/my/certificates/{certificate.pk}/").content.decode()
+    sign_in_staff(client, civil_clerk)
+    assert f"/office/certificates/shared/{g.pk}/" in client.get("/office/certificates/shared/").content.decode()
+    grants.revoke(holder.user, None, g.pk)
+    assert f"/office/certificates/shared/{g.pk}/" not in client.get("/office/certificates/shared/").content.decode()
+    client.force_login(holder.user)
+    page = client.get(f"/my/certificates/{certificate.pk}/").content.decode()
+    assert revoke not in page and "已撤销" in page

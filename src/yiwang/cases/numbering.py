@@ -18,7 +18,7 @@ from django.utils import timezone
 CASE_NUMBER_RE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}[0-9][0-9A-Z]{12}\d{8}\d{4,11}$")
 
 
-def _next(table: str, key_columns: tuple[str, ...], key_values: tuple) -> int:
+def next_value(table: str, key_columns: tuple[str, ...], key_values: tuple) -> int:
     """Increment and return the counter row for the key, creating it at 1."""
     cols = ", ".join(key_columns)
     marks = ", ".join(["%s"] * len(key_values))
@@ -36,14 +36,14 @@ def local_day(when: dt.datetime | None = None) -> dt.date:
 def next_case_number(implementation_code: str, when: dt.datetime | None = None) -> str:
     """Allocate the next case number of an item for the local day of ``when``."""
     day = local_day(when).strftime("%Y%m%d")
-    seq = _next("cases_casenumbercounter", ("implementation_code", "day"), (implementation_code, day))
+    seq = next_value("cases_casenumbercounter", ("implementation_code", "day"), (implementation_code, day))
     return f"{implementation_code}{day}{seq:04d}"
 
 
 def next_bundle_number(when: dt.datetime | None = None) -> str:
     """一件事编号: YJS + yyyyMMdd + a daily sequence of at least five digits."""
     day = local_day(when).strftime("%Y%m%d")
-    seq = _next("cases_casenumbercounter", ("implementation_code", "day"), ("bundle", day))
+    seq = next_value("cases_casenumbercounter", ("implementation_code", "day"), ("bundle", day))
     return f"YJS{day}{seq:05d}"
 
 
@@ -54,6 +54,6 @@ def is_case_number(value: str) -> bool:
 def next_document_number(organization, kind_word: str, kind: str, when: dt.datetime | None = None) -> str:
     """文号 like 临江市场监管受字〔2026〕第0012号: per organisation, document kind and year."""
     year = local_day(when).year
-    seq = _next("cases_documentcounter", ("organization_id", "kind", "year"), (organization.pk, kind, year))
+    seq = next_value("cases_documentcounter", ("organization_id", "kind", "year"), (organization.pk, kind, year))
     prefix = organization.short_name or organization.name
     return f"{prefix}{kind_word}〔{year}〕第{seq:04d}号"

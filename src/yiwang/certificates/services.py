@@ -270,9 +270,9 @@ def default_valid_to(certificate_type: CertificateType, valid_from: dt.date) -> 
 
 
 def _next_serial(type_code: str, year: int) -> str:
-    from yiwang.cases.numbering import _next  # the platform's one atomic counter upsert
+    from yiwang.cases.numbering import next_value  # the platform's one atomic counter upsert
 
-    return identifiers.serial_for(year, _next("certificates_serialcounter", ("type_code", "year"), (type_code, year)))
+    return identifiers.serial_for(year, next_value("certificates_serialcounter", ("type_code", "year"), (type_code, year)))
 
 
 def verify_url(qr_payload: str) -> str:

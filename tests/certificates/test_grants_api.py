@@ -114,3 +114,9 @@ def test_a_purpose_over_200_characters_is_a_400_naming_the_field(client, certifi
     body = answer.json()
     assert "purpose" in body["fields"] and " / " in body["fields"]["purpose"][0]
     assert not CertificateAccess.objects.filter(what="face", allowed=True).exists()
+
+
+def test_an_id_beyond_any_integer_column_is_a_404(client, housing):
+    app, secret = housing
+    answer = client.get(f"{API}{'9' * 30}/", **bearer(token(app, secret)))
+    assert answer.status_code == 404 and " / " in answer.json()["detail"]

@@ -95,7 +95,7 @@ class SharedCertificateViewSet(viewsets.ViewSet):
     """授权用证: certificates that holders let this application read."""
 
     authentication_classes = [BearerTokenAuthentication]
-    lookup_value_regex = r"[0-9]+"
+    lookup_value_regex = r"[0-9]+"  # so ``int(pk)`` always works
     permission_classes = [SharedCertificateScope]
 
     def _application(self, request):
@@ -110,24 +110,17 @@ class SharedCertificateViewSet(viewsets.ViewSet):
     @extend_schema(summary="查看一张授权证照的照面信息 / read a granted certificate", parameters=[GRANT_ID, PURPOSE],
                    responses={200: SharedDetailSerializer, **ERRORS})
     def retrieve(self, request, pk=None):
-        g = grants.open_for_client(self._application(request), _id(pk), purpose=request.query_params.get("purpose", ""))
+        g = grants.open_for_client(self._application(request), int(pk), purpose=request.query_params.get("purpose", ""))
         return Response(SharedDetailSerializer(g).data)
 
     @extend_schema(summary="下载授权证照的签章 PDF / the signed PDF of a granted certificate", parameters=[GRANT_ID, PURPOSE],
                    responses={(200, "application/pdf"): OpenApiTypes.BINARY, **ERRORS})
     @action(detail=True, methods=["get"], url_path="file")
     def file(self, request, pk=None):
-        g = grants.open_for_client(self._application(request), _id(pk), purpose=request.query_params.get("purpose", ""),
+        g = grants.open_for_client(self._application(request), int(pk), purpose=request.query_params.get("purpose", ""),
                                    what=grants.What.FILE)
         cert = g.certificate
         if not cert.pdf:
             raise NotFound("证照文件不存在 / the certificate has no file")
         return FileResponse(cert.pdf.open("rb"), content_type="application/pdf",
                             filename=f"{cert.number}-{cert.version:03d}.pdf")
-
-
-def _id(pk) -> int:
-    try:
-        return int(pk)
-    except (TypeError, ValueError):
-        return 0

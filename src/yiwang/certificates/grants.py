@@ -107,7 +107,7 @@ def grant(user, enterprise, cert: Certificate, *, grantee_kind: str, organizatio
     g = CertificateGrant.objects.create(
         certificate=cert, grantee_kind=grantee_kind, grantee_organization=organization,
         grantee_application=application, purpose=purpose, scope=scope, valid_until=valid_until,
-        granted_by=user, on_behalf_of=wallet.holder_label(user, enterprise))
+        granted_by=user, on_behalf_of=wallet.holder_label(enterprise))
     audit.record("certificates.grant", "CertificateGrant", g.pk, after=_snapshot(g),
                  detail={"certificate": cert.identifier, "grantee": g.grantee_label, "scope": scope,
                          "valid_until": valid_until.isoformat()}, actor=audit.actor_name(user))

@@ -76,7 +76,7 @@ def versions_held(user, enterprise: Enterprise | None, cert: Certificate) -> lis
                 .filter(certificate_type_id=cert.certificate_type_id, serial=cert.serial).order_by("-version"))
 
 
-def holder_label(user, enterprise: Enterprise | None) -> str:
+def holder_label(enterprise: Enterprise | None) -> str:
     """How the audit trail names the holder side of a grant (the enterprise acted for, or nobody)."""
     return f"enterprise:{enterprise.uscc}" if enterprise is not None else ""
 

@@ -67,6 +67,16 @@ def admin_b(org_b):
 
 
 @pytest.fixture
+def org_admin_a(org_a):
+    return factories.staff("orgadmin_a", org_a, Role.ORG_ADMIN)
+
+
+@pytest.fixture
+def org_admin_b(org_b):
+    return factories.staff("orgadmin_b", org_b, Role.ORG_ADMIN)
+
+
+@pytest.fixture
 def platform_admin(city):
     gov = factories.organization("临江市人民政府办公室", city["city"], "0001")
     return factories.staff("platform", gov, Role.PLATFORM_ADMIN)

@@ -74,16 +74,6 @@ def receiver():
         r.close()
 
 
-@pytest.fixture
-def org_admin_a(org_a):
-    return factories.staff("orgadmin_a", org_a, Role.ORG_ADMIN)
-
-
-@pytest.fixture
-def org_admin_b(org_b):
-    return factories.staff("orgadmin_b", org_b, Role.ORG_ADMIN)
-
-
 def subscribe(user, organization, url: str, events=("accepted",)):
     from yiwang.exchange import services
 

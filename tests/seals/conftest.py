@@ -14,16 +14,6 @@ from yiwang.seals import services
 
 
 @pytest.fixture
-def org_admin_a(org_a):
-    return factories.staff("orgadmin_a", org_a, Role.ORG_ADMIN)
-
-
-@pytest.fixture
-def org_admin_b(org_b):
-    return factories.staff("orgadmin_b", org_b, Role.ORG_ADMIN)
-
-
-@pytest.fixture
 def clerk_a(org_a):
     return factories.staff("clerk_a", org_a, Role.CLERK)
 

@@ -10,11 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.test import Client
 
-from tests import factories
-
 # The case fixtures of tests/cases, reused here.
 from tests.cases.conftest import applicant, centre, item, people  # noqa: F401
-from yiwang.identity.models import Role
 
 
 @pytest.fixture(autouse=True)

@@ -412,18 +412,18 @@ def conditions_of(name: str, item_type: str, objects: list[str]) -> str:
 
 def _material(name: str, *, required: bool = True, condition: str = "", source: str | None = None,
               detail: str = "") -> dict:
+    form = any(w in name for w in ("申请书", "申请表", "申报表", "备案表", "推荐表", "登记表"))
     if source is None:
         source, detail = "applicant", ""
-        for word, cert in data.CERTIFICATES:
+        for word, cert in data.CERTIFICATES if not form else ():  # a form naming a certificate is a form
             if word in name:
                 source, detail = "certificate", cert
                 break
         else:
-            for word, shared in data.SHARED:
+            for word, shared in data.SHARED if not form else ():
                 if word in name:
                     source, detail = "shared", shared
                     break
-    form = any(w in name for w in ("申请书", "申请表", "申报表", "备案表", "推荐表", "登记表"))
     return {
         "name": name[:200], "kind": "1", "media": "2" if source in ("certificate", "shared") else "3",
         "originals": 0 if source in ("certificate", "shared") else 1,

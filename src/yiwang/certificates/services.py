@@ -795,6 +795,11 @@ def verify(*, qr: str = "", identifier: str = "", today: dt.date | None = None) 
     if cert is None:
         return Verification(Result.NOT_FOUND, "没有该证照标识的记录，请核对后重试 / no certificate with this identifier",
                             identifier=text)
+    return verify_certificate(cert, today)
+
+
+def verify_certificate(cert: Certificate, today: dt.date | None = None) -> Verification:
+    """The online verification of a certificate already loaded (the holder's and the staff pages)."""
     outcome, reason = online_outcome(cert, today)
     return _describe(cert, outcome, reason, signature_checked=False)
 

@@ -57,7 +57,7 @@ def _detail_context(request, cert: Certificate, **extra) -> dict:
     return {
         "cert": cert, "acting": acting, "rows": cert.face_rows(),
         "versions": wallet.versions_held(request.user, acting, cert), "qr_svg": wallet.qr_svg(cert),
-        "verification": services.verify(identifier=cert.identifier),
+        "verification": services.verify_certificate(cert),
         "grants": grants.grants_of_holder(request.user, acting, cert),
         "accesses": grants.accesses_of(cert)[:200],
         "organizations": Organization.objects.filter(is_active=True).order_by("name"),
@@ -145,7 +145,7 @@ def shared_open(request, grant_id: int):
             return _pdf_response(g.certificate)
         cert = g.certificate
         context.update(cert=cert, reason=" ".join(reason.split()), rows=cert.face_rows(),
-                       verification=services.verify(identifier=cert.identifier))
+                       verification=services.verify_certificate(cert))
     return render(request, "certificates/grants_office_open.html", context)
 
 
@@ -172,4 +172,4 @@ def case_certificate(request, number: str, material_id: int):
         return _pdf_response(cert)
     return render(request, "certificates/grants_case.html", {
         "case": case, "material": material, "cert": cert, "rows": cert.face_rows(),
-        "verification": services.verify(identifier=cert.identifier), "versions": selectors.versions_of(cert)})
+        "verification": services.verify_certificate(cert), "versions": selectors.versions_of(cert)})

@@ -142,7 +142,11 @@ def certificate_detail(request, pk: int):
 
 @staff_required
 def certificate_pdf(request, pk: int):
-    cert = _certificate(request, pk)
+    return pdf_response(_certificate(request, pk))
+
+
+def pdf_response(cert):
+    """The certificate's signed PDF, shown in the browser (office, wallet and shared pages)."""
     if not cert.pdf:
         raise Http404("证照文件不存在 / no file")
     return FileResponse(cert.pdf.open("rb"), as_attachment=False, filename=f"{cert.number}-{cert.version:03d}.pdf",

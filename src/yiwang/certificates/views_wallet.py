@@ -9,12 +9,13 @@ import datetime as dt
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from yiwang.certificates import grants, selectors, services, wallet
+from yiwang.certificates.views_office import pdf_response
 from yiwang.certificates.models import Certificate, CertificateGrant
 from yiwang.core.errors import DomainError, NotFound
 from yiwang.core.models import Organization
@@ -34,13 +35,6 @@ def _held(request, pk: int) -> Certificate:
         return wallet.get_held(request.user, _acting(request), pk)
     except NotFound:
         raise Http404("证照不存在 / certificate not found") from None
-
-
-def _pdf_response(cert: Certificate):
-    if not cert.pdf:
-        raise Http404("证照文件不存在 / no file")
-    return FileResponse(cert.pdf.open("rb"), as_attachment=False, content_type="application/pdf",
-                        filename=f"{cert.number}-{cert.version:03d}.pdf")
 
 
 # ============================================================================ 我的证照
@@ -74,7 +68,7 @@ def wallet_detail(request, pk: int):
 
 @login_required
 def wallet_pdf(request, pk: int):
-    return _pdf_response(_held(request, pk))
+    return pdf_response(_held(request, pk))
 
 
 @login_required
@@ -142,7 +136,7 @@ def shared_open(request, grant_id: int):
                 "summary": [{"label": "", "text": m, "href": "#f-reason"} for ms in exc.fields.values() for m in ms],
                 "errors": exc.fields}, status=exc.status)
         if what == grants.What.FILE:
-            return _pdf_response(g.certificate)
+            return pdf_response(g.certificate)
         cert = g.certificate
         context.update(cert=cert, reason=" ".join(reason.split()), rows=cert.face_rows(),
                        verification=services.verify_certificate(cert))
@@ -169,7 +163,7 @@ def case_certificate(request, number: str, material_id: int):
     except NotFound:
         raise Http404 from None
     if what == grants.What.FILE:
-        return _pdf_response(cert)
+        return pdf_response(cert)
     return render(request, "certificates/grants_case.html", {
         "case": case, "material": material, "cert": cert, "rows": cert.face_rows(),
         "verification": services.verify_certificate(cert), "versions": selectors.versions_of(cert)})

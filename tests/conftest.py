@@ -33,6 +33,15 @@ def pytest_configure(config):
 from yiwang.identity.models import Role
 
 
+@pytest.fixture(autouse=True)
+def _fresh_memos():
+    """Each test starts with the process-local memos empty (yiwang.core.memo): a test database's
+    rows, rolled back after the test before, must not be served to the next one."""
+    from yiwang.core import memo
+
+    memo.clear_all()
+
+
 @pytest.fixture
 def city(db):
     province = factories.region("390000000000", "江川省")

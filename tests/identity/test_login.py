@@ -315,3 +315,21 @@ def test_signing_out_needs_post(client, citizen):
     assert client.get("/accounts/logout/").status_code == 405
     assert client.post("/accounts/logout/").status_code == 302
     assert _signed_in_as(client) is None
+
+
+def test_the_signed_in_account_comes_with_its_person_in_one_query(client, django_assert_num_queries):
+    from tests.identity.helpers_levels import citizen
+    from yiwang.identity.backends import IdentifierBackend
+
+    person = citizen("onequery", "赵一", level=2)
+    with django_assert_num_queries(1):
+        user = IdentifierBackend().get_user(person.user_id)
+        assert user.person.name == "赵一" and user.person.id_number == person.id_number
+    staff = factories.staff("clerk_q", factories.organization("临江市民政局", factories.region("390100000000", "临江市"),
+                                                              "0107"), "clerk")
+    with django_assert_num_queries(1):
+        found = IdentifierBackend().get_user(staff.pk)
+        assert not hasattr(found, "person")  # no person for staff, and no second query to find that out
+    User.objects.filter(pk=person.user_id).update(is_active=False)
+    assert IdentifierBackend().get_user(person.user_id) is None
+    assert IdentifierBackend().get_user(10**9) is None

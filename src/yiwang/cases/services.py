@@ -135,6 +135,9 @@ def store_definition(xml: bytes, *, kind: str = "custom", user=None) -> ProcessD
 
 
 def process_for(item) -> ProcessDefinition:
+    known = getattr(item, "_process", None)  # the snapshot of cases.applying carries its process
+    if known is not None:
+        return known
     binding = next(iter(ItemProcess.objects.filter(item=item).select_related("definition").order_by()[:1]), None)
     if binding is not None:
         return binding.definition
@@ -388,10 +391,9 @@ def submit_application(user, *, item, form_data: dict, files: dict[int, Any] | N
     The same ``idempotency_key`` from the same account returns the case already made.
     """
     key = (idempotency_key or "").strip()[:80]
-    if key:  # unique per account: no ordering needed
-        existing = next(iter(Case.objects.filter(applicant_user=user, idempotency_key=key).order_by()[:1]), None)
-        if existing is not None:
-            return existing
+    if key:  # unique per account: no ordering needed; the narrow read first (a repeat is rare)
+        if Case.objects.filter(applicant_user=user, idempotency_key=key).exists():
+            return Case.objects.get(applicant_user=user, idempotency_key=key)
     try:
         with transaction.atomic():
             return _submit(user, item=item, form_data=form_data, files=files or {}, enterprise=enterprise,

@@ -9,7 +9,6 @@ import segno
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import prefetch_related_objects
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from yiwang.applications import formschema
 from yiwang.applications.models import Draft
 from yiwang.applications.selectors import form_definition
-from yiwang.cases import documents, services
+from yiwang.cases import applying, documents, services
 from yiwang.cases.models import Case, CaseDocument, CaseMaterial, CaseStep, Message
 from yiwang.catalog.models import ServiceItem
 from yiwang.core.errors import DomainError, NotFound
@@ -30,15 +29,11 @@ STATUS_STEPS = [("submitted", "提交申请"), ("accepted", "受理"), ("review"
 
 
 def _item(code: str) -> ServiceItem:
-    try:  # get(), not first(): no ORDER BY to compile over the joined tables' columns
-        item = ServiceItem.objects.select_related("published_version", "organization", "region").get(
-            implementation_code=code, state=ServiceItem.State.ACTIVE)
-    except ServiceItem.DoesNotExist:
-        item = None
-    if item is None or item.published_version is None:
+    """The active item and its published version (materials, form and process included), from the
+    process's snapshot (cases.applying): read it, never change it."""
+    item = applying.published_item(code)
+    if item is None:
         raise Http404("事项不存在 / item not found")
-    # The material list is read by the page, the file checks and the service: once.
-    prefetch_related_objects([item.published_version], "materials")
     return item
 
 

@@ -21,19 +21,18 @@ from yiwang.cases.connectors import OFFERED_SOURCES, Attachment
 from yiwang.certificates import wallet
 from yiwang.certificates.models import Certificate, CertificateConsent, CertificateType, Status
 from yiwang.core import audit
+from yiwang.core.memo import Memo
 
 FIELD_PREFIX = "use_certificate_"
 
 
-def _active_types(version) -> list[CertificateType]:
-    """The active certificate types, read once per request: kept on the item version object that
-    the apply page, the consent step and the submission share."""
-    known = getattr(version, "_active_certificate_types", None)
-    if known is None:
-        known = list(CertificateType.objects.filter(is_active=True).order_by("pk"))
-        if version is not None:
-            version._active_certificate_types = known
-    return known
+ACTIVE_TYPES = Memo("certificates.active_types", ttl=60, watch=("certificates.CertificateType",))
+
+
+def _active_types() -> list[CertificateType]:
+    """The active certificate types, read once a minute per process (and again as soon as one is
+    saved here): a new or changed type reaches every worker's apply pages within a minute."""
+    return ACTIVE_TYPES.get("active", lambda: list(CertificateType.objects.filter(is_active=True).order_by("pk")))
 
 
 def types_for_material(material) -> list[CertificateType]:
@@ -42,7 +41,7 @@ def types_for_material(material) -> list[CertificateType]:
         return []
     name, detail = (material.name or "").strip(), (material.source_detail or "").strip()
     found = []
-    for ctype in _active_types(material._state.fields_cache.get("version")):
+    for ctype in _active_types():
         stands = {str(s).strip() for s in ctype.stands_for_materials or () if str(s).strip()}
         if name in stands or (detail and (detail in stands or detail in (ctype.name, ctype.type_code))):
             found.append(ctype)

@@ -219,6 +219,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SESSION_ENGINE = "yiwang.core.sessions"  # the database store, read with one plain query
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = int(os.environ.get("YIWANG_SESSION_SECONDS", 30 * 60))
 # Inactivity timeout, not absolute: the session is saved again (and its expiry moved) by a request

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from yiwang.applications.models import ItemForm
+from django.db import connection
+
+from yiwang.applications.models import Draft, ItemForm
 
 
 def form_definition(version, kind: str) -> dict:
@@ -17,6 +19,18 @@ def form_definition(version, kind: str) -> dict:
     if getattr(version, "status", "draft") != "draft":  # a published version's form never changes
         version._form_definitions = {**(memo or {}), kind: definition}
     return definition
+
+
+def has_draft(user, item, enterprise=None) -> bool:
+    """Whether the applicant has a draft of this item for this identity (asked after every
+    submission, and almost always no: one plain indexed read)."""
+    table = connection.ops.quote_name(Draft._meta.db_table)
+    enterprise_id = getattr(enterprise, "pk", None)
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT 1 FROM {table} WHERE user_id = %s AND item_id = %s AND "
+                    + ("enterprise_id IS NULL" if enterprise_id is None else "enterprise_id = %s"),
+                    [user.pk, item.pk] + ([] if enterprise_id is None else [enterprise_id]))
+        return cur.fetchone() is not None
 
 
 def answers(definition: dict, data: dict, *, full: bool = False) -> list[dict]:

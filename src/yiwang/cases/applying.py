@@ -19,7 +19,7 @@ from django.db.models import prefetch_related_objects
 from yiwang.catalog.models import ServiceItem
 from yiwang.core.memo import Memo
 
-ITEMS = Memo("cases.published_items", ttl=60, size=2048, watch=(
+ITEMS = Memo("cases.published_items", ttl=60, size=512, watch=(
     "catalog.ServiceItem", "catalog.ItemVersion", "catalog.Material", "core.Organization", "core.Region",
     "applications.ItemForm", "cases.ItemProcess", "cases.ProcessDefinition"))
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import dataclasses
 import json
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,7 +27,7 @@ from yiwang.cases.models import (
     ProcessDefinition, StepAttachment, Suspension,
 )
 from yiwang.core import audit, calendar
-from yiwang.core.errors import Conflict, NotFound, NotPermitted, StateError, ValidationFailed
+from yiwang.core.errors import Conflict, DomainError, NotFound, NotPermitted, StateError, ValidationFailed
 from yiwang.core.masking import mask_id_number, mask_name, mask_uscc
 from yiwang.identity import scoping
 from yiwang.identity.models import Role
@@ -391,22 +391,40 @@ def submit_application(user, *, item, form_data: dict, files: dict[int, Any] | N
     The same ``idempotency_key`` from the same account returns the case already made.
     """
     key = (idempotency_key or "").strip()[:80]
-    if key:  # unique per account: no ordering needed; the narrow read first (a repeat is rare)
-        if Case.objects.filter(applicant_user=user, idempotency_key=key).exists():
-            return Case.objects.get(applicant_user=user, idempotency_key=key)
     try:
+        ready = _check(user, item=item, form_data=form_data, files=files or {}, enterprise=enterprise,
+                       delivery=delivery)
+        now = _now()
+        # The number first. Outside any transaction the counter's upsert commits at once, so its
+        # row is locked for that instant, not until the case commits: submissions of one item do
+        # not queue behind each other (the audit chain's lock, taken last, is the one they share).
+        # A submission that fails after this leaves a gap; numbers are unique, not gap-free. Inside
+        # a caller's transaction (a bundle) the number joins it.
+        number = numbering.next_case_number(ready.item.implementation_code, now)
         with transaction.atomic():
-            return _submit(user, item=item, form_data=form_data, files=files or {}, enterprise=enterprise,
-                           key=key, delivery=delivery, channel=channel, bundle=bundle)
-    except IntegrityError:
-        if key:
-            existing = Case.objects.filter(applicant_user=user, idempotency_key=key).first()
-            if existing is not None:
-                return existing
+            return _write(user, ready, number=number, now=now, form_data=form_data, enterprise=enterprise,
+                          key=key, delivery=delivery, channel=channel, bundle=bundle)
+    except (IntegrityError, DomainError):
+        # A repeat (a double click, a retried request): the case's insert meets the unique key
+        # (concurrent repeats wait for the first to commit). Looked up only then, not before
+        # every submission.
+        existing = Case.objects.filter(applicant_user=user, idempotency_key=key).first() if key else None
+        if existing is not None:
+            return existing
         raise
 
 
-def _submit(user, *, item, form_data, files, enterprise, key, delivery, channel, bundle) -> Case:
+@dataclasses.dataclass
+class _Checked:
+    item: Any
+    version: Any
+    who: dict[str, Any]
+    uploads: list
+    supplied: dict
+
+
+def _check(user, *, item, form_data, files, enterprise, delivery) -> _Checked:
+    """Everything a submission is judged on, read before anything is written."""
     from yiwang.catalog.models import ServiceItem
 
     loaded = item._state.fields_cache
@@ -433,12 +451,16 @@ def _submit(user, *, item, form_data, files, enterprise, key, delivery, channel,
         errors.update(exc.fields)
     if errors:
         raise ValidationFailed("申请内容有误，请按提示修改 / some answers or materials need attention", fields=errors)
-    now = _now()
+    return _Checked(item, version, who, uploads, supplied)
+
+
+def _write(user, ready: _Checked, *, number, now, form_data, enterprise, key, delivery, channel, bundle) -> Case:
+    item, version, who, uploads, supplied = ready.item, ready.version, ready.who, ready.uploads, ready.supplied
     definition = process_for(item)
     xml = definition.xml.encode("utf-8")
     state = workflow.start(xml, {"item": item.implementation_code, "case_type": version.case_type})
     case = Case.objects.create(
-        number=f"~{uuid.uuid4().hex}", item=item, item_version=version,  # numbered below
+        number=number, item=item, item_version=version,
         item_name=version.name, organization=item.organization, region=item.region, bundle=bundle,
         applicant_user=user, enterprise=enterprise, applicant_name=who["name"], applicant_id_number=who["id_number"],
         applicant_id_type=who["id_type"], contact_name=who["contact"], contact_mobile=who["mobile"] or "",
@@ -453,10 +475,6 @@ def _submit(user, *, item, form_data, files, enterprise, key, delivery, channel,
                                     reference=found.reference[:200], original_name=found.name[:120],
                                     uploaded_at=now)
     _open_steps(case, now, known=set())
-    # The day's sequence is drawn late: its counter row stays locked until commit, and every
-    # submission of the item that day waits for it.
-    case.number = numbering.next_case_number(item.implementation_code, now)
-    Case.objects.filter(pk=case.pk).update(number=case.number)
     from yiwang.identity.acting import on_behalf_of
 
     _event(case, user, "submit", "提交申请", on_behalf_of=on_behalf_of(enterprise),

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from yiwang.applications import formschema
 from yiwang.applications.models import Draft
-from yiwang.applications.selectors import form_definition
+from yiwang.applications.selectors import form_definition, has_draft
 from yiwang.cases import applying, documents, services
 from yiwang.cases.models import Case, CaseDocument, CaseMaterial, CaseStep, Message
 from yiwang.catalog.models import ServiceItem
@@ -135,8 +135,8 @@ def apply(request, code: str):
         return refused
     definition = form_definition(version, _kind(request))
     acting = getattr(request, "acting", None)
-    draft = _draft(request, item)
     if request.method == "GET":
+        draft = _draft(request, item)
         data = json.loads(draft.data) if draft and draft.data else formschema.prefill(definition, _sources(request))
         return _apply_page(request, item, definition, data, draft=draft)
     data = formschema.parse(definition, request.POST)
@@ -163,10 +163,10 @@ def apply(request, code: str):
             idempotency_key=request.POST.get("idempotency_key", ""),
             delivery=request.POST.get("delivery", Case.Delivery.WINDOW))
     except DomainError as exc:
-        return _apply_page(request, item, definition, data, draft=draft, error=exc,
+        return _apply_page(request, item, definition, data, draft=_draft(request, item), error=exc,
                            errors={k.replace("form.", "", 1): v for k, v in exc.fields.items()}, status=exc.status)
-    if draft is not None:
-        app_services.discard_draft(draft)
+    if has_draft(request.user, item, acting):  # most submissions have none: a plain probe first
+        app_services.discard_draft(_draft(request, item))
     return redirect(reverse("case_submitted", args=[case.number]))
 
 

@@ -91,9 +91,11 @@ def record(action: str, object_type: str, object_id: Any, *, before: Any = None,
     (no savepoint of its own: a failure here fails the caller's whole change)."""
     with transaction.atomic(savepoint=False):
         _lock_chain()
-        last = AuditEntry.objects.order_by("-seq").only("seq", "entry_hash").first()
+        with connection.cursor() as cur:  # the chain's head (plain SQL: every audited write asks)
+            cur.execute("SELECT seq, entry_hash FROM core_auditentry ORDER BY seq DESC LIMIT 1")
+            last = cur.fetchone()
         entry = AuditEntry(
-            seq=(last.seq + 1) if last else 1,
+            seq=(last[0] + 1) if last else 1,
             created_at=timezone.now(),
             actor=(actor or _actor.get())[:150],
             on_behalf_of=_on_behalf_of.get()[:150],
@@ -103,7 +105,7 @@ def record(action: str, object_type: str, object_id: Any, *, before: Any = None,
             before_digest=digest(before),
             after_digest=digest(after),
             detail=json.loads(canonical(detail or {})),
-            prev_hash=last.entry_hash if last else GENESIS,
+            prev_hash=last[1] if last else GENESIS,
         )
         entry.entry_hash = _entry_hash(_hashed_fields(entry))
         entry.save(force_insert=True)

@@ -45,10 +45,9 @@ def test_a_change_inside_a_transaction_is_forgotten_again_at_commit(city, django
         calls.append(1)
         return _names()
 
-    with django_capture_on_commit_callbacks(execute=True):
-        with transaction.atomic():
-            factories.region("390104000000", "江南区", city["city"])
-            assert "江南区" in REGIONS.get("all", load)  # refilled before the commit
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        factories.region("390104000000", "江南区", city["city"])
+        assert "江南区" in REGIONS.get("all", load)  # refilled before the commit
     REGIONS.get("all", load)  # emptied again when the transaction committed
     assert len(calls) == 2
 

@@ -8,9 +8,9 @@ of two people acting on the same step at once, one wins and the other gets a ``C
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
-import dataclasses
 import json
 from collections.abc import Iterable
 from typing import Any

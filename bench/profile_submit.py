@@ -12,7 +12,7 @@ submissions/s within the hour. Compare two versions of the code with the same co
 
 ``--stub _audit`` (repeatable; a function of ``yiwang.cases.services``, or ``module.function``)
 replaces a function by a no-op for the count, to see what a part costs. Note that valgrind's CPU
-lacks the SHA extensions, so OpenSSL's SHA-256 of the 200 KB material counts about 15 million
+lacks the SHA extensions, so OpenSSL's SHA-256 of the 200 KB material counts about 6 million
 instructions here but takes about 0.1 ms on the real processor; compare counts, do not convert
 them to time. Needs valgrind (``apt-get install -y valgrind``).
 """

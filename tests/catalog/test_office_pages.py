@@ -274,8 +274,10 @@ def test_list_is_sortable_filterable_and_paginated(client, org_a, admin_a):
     client.get("/office/")  # shows (and clears) the last confirmation message
     page1 = client.get("/office/items/?sort=name").content.decode()
     assert "测试事项00" in page1 and "测试事项21" not in page1 and "第 1 / 2 页" in page1
+    assert 'href="?sort=name&amp;page=2" rel="next">下一页' in page1 and "上一页" not in page1  # keeps the sort
     page2 = client.get("/office/items/?sort=name&page=2").content.decode()
     assert "测试事项21" in page2
+    assert 'href="?sort=name&amp;page=1" rel="prev">上一页' in page2 and "下一页" not in page2
     desc = client.get("/office/items/?sort=-name").content.decode()
     assert "测试事项21" in desc and 'aria-sort="descending"' in desc
     assert client.get("/office/items/?sort=bogus&page=99&type=zz").status_code == 200

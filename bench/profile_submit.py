@@ -7,7 +7,7 @@ one 200 KB PDF — the same request as ``bench_cases.py --phase submit``) agains
 PostgreSQL database that has the demo city (``yiwang demo``; the bench's own database will do).
 It prints the SQL statements of one submission, then runs itself under valgrind's callgrind and
 prints the instructions per submission, which do not depend on what else the machine is doing —
-unlike the clock on a shared two-core machine, where the same code measured 97 to 119
+unlike the clock on a shared two-core machine, where the same code measured 97 to 128
 submissions/s within the hour. Compare two versions of the code with the same command.
 
 ``--stub _audit`` (repeatable; a function of ``yiwang.cases.services``, or ``module.function``)

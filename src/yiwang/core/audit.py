@@ -91,8 +91,9 @@ def record(action: str, object_type: str, object_id: Any, *, before: Any = None,
     (no savepoint of its own: a failure here fails the caller's whole change)."""
     with transaction.atomic(savepoint=False):
         _lock_chain()
+        table = connection.ops.quote_name(AuditEntry._meta.db_table)
         with connection.cursor() as cur:  # the chain's head (plain SQL: every audited write asks)
-            cur.execute("SELECT seq, entry_hash FROM core_auditentry ORDER BY seq DESC LIMIT 1")
+            cur.execute(f"SELECT seq, entry_hash FROM {table} ORDER BY seq DESC LIMIT 1")
             last = cur.fetchone()
         entry = AuditEntry(
             seq=(last[0] + 1) if last else 1,

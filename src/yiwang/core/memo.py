@@ -11,8 +11,8 @@ certificate types each time; loading them is most of a request's database and OR
 
 Callers that must never be stale validate what they take out (the published item snapshot in
 :mod:`yiwang.cases.applying` checks its ids with one small query on every use). Values are shared
-by every request of the process: treat them as read-only. docs/performance.md lists the memos and
-their staleness bounds.
+by every request of the process: treat them as read-only. docs/cases.md ("How a submission stays
+cheap") lists the memos and how stale each may be.
 """
 
 from __future__ import annotations
@@ -68,7 +68,6 @@ class Memo:
         self.clear()
         if connection.in_atomic_block:  # a reader later in the same transaction may have refilled it
             transaction.on_commit(self.clear)
-
 
     def _connect(self) -> None:
         from django.apps import apps

@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-import time
 from collections.abc import Iterable
 
 from django.core.cache import cache
@@ -33,6 +32,7 @@ from django.db.models.expressions import RawSQL
 
 from yiwang.catalog import codes
 from yiwang.catalog.models import SearchEntry, Synonym
+from yiwang.core.memo import Memo
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN_RE = re.compile(rf"[{_CJK}]+|[a-z0-9]+")
@@ -73,20 +73,17 @@ def split_terms(q: str) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- synonyms
-_synonyms: tuple[float, dict[str, list[str]]] | None = None
+SYNONYMS = Memo("catalog.synonyms", ttl=30, watch=("catalog.Synonym",))
 
 
 def synonyms() -> dict[str, list[str]]:
-    global _synonyms
-    now = time.monotonic()
-    if _synonyms is None or now - _synonyms[0] > 30:
-        _synonyms = (now, {s.word.lower(): [t.lower() for t in s.terms()] for s in Synonym.objects.all()})
-    return _synonyms[1]
+    """Word → the official wordings it stands for; kept 30 s per process (at once here after a save)."""
+    return SYNONYMS.get("all", lambda: {s.word.lower(): [t.lower() for t in s.terms()] for s in Synonym.objects.all()})
 
 
 def forget_synonyms() -> None:
-    global _synonyms
-    _synonyms = None
+    """After a bulk load of synonyms (no save signals): read them again on next use."""
+    SYNONYMS.clear()
 
 
 def expand(term: str) -> list[str]:

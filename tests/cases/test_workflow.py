@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 from pathlib import Path
 
@@ -173,6 +174,53 @@ def test_task_ids_are_stable_across_serialisation():
     again = workflow.ready_tasks(PROMISED, json.loads(json.dumps(state)))[0]
     assert first == again
     assert len(first.id) == 36
+
+
+def _canonical(state: dict) -> str:
+    """The state with task ids named by their place in the task tree, times left out."""
+    wf = state["workflow"]
+    names, todo = {}, [(wf["root"], "root")]
+    while todo:
+        task_id, name = todo.pop(0)
+        names[task_id] = name
+        todo.extend((child, f"{name}.{i}") for i, child in enumerate(wf["tasks"][task_id]["children"]))
+    text = json.dumps(state)
+    for old, new in names.items():
+        text = text.replace(old, new)
+    text = re.sub(r'"last_state_change": [0-9.e+]+', '"last_state_change": 0', text)
+    return json.dumps(json.loads(text), sort_keys=True)
+
+
+def test_later_starts_equal_a_fresh_run_with_ids_of_their_own():
+    """Starts after the first are copies of the first run to the wait state: the same state as
+    the engine's own run, but with task ids of their own and the current time."""
+    workflow._starts.clear()
+    data = {"item": "11390100B0117000193390117001000", "ref": "9b2f4c1e-8a7d-4e3b-9c61-2f0a5d7e8b14"}
+    fresh = roundtrip(workflow.start(PROMISED, data))
+    before = time.time()
+    copies = [roundtrip(workflow.start(PROMISED, data)) for _ in range(3)]
+    for copy in copies:
+        assert _canonical(copy) == _canonical(fresh)
+        assert "9b2f4c1e-8a7d-4e3b-9c61-2f0a5d7e8b14" in json.dumps(copy)  # a UUID in the data stays
+        times = [t["last_state_change"] for t in copy["workflow"]["tasks"].values()]
+        assert max(times) >= before
+        order = sorted(copy["workflow"]["tasks"].values(), key=lambda t: t["last_state_change"])
+        assert [t["task_spec"] for t in order] == [t["task_spec"] for t in sorted(
+            fresh["workflow"]["tasks"].values(), key=lambda t: t["last_state_change"])]
+    ids = [set(s["workflow"]["tasks"]) for s in [fresh, *copies]]
+    assert all(not (a & b) for a, b in itertools.combinations(ids, 2))
+    # Each runs on by itself: completing a step of one leaves the others waiting.
+    first = workflow.complete(PROMISED, copies[0], only_task(PROMISED, copies[0]).id, "reject")
+    assert workflow.result(PROMISED, first) == "not_accepted"
+    assert only_task(PROMISED, copies[1]).key == "pre_review"
+    state, keys = walk(PROMISED, ["accept", "pass", "approve", "produced", "delivered"], data)
+    assert workflow.result(PROMISED, state) == "completed"
+
+
+def test_a_start_with_other_data_is_its_own_run():
+    a = workflow.start(PROMISED, {"case_no": "A-1"})
+    b = workflow.start(PROMISED, {"case_no": "B-2"})
+    assert "A-1" in json.dumps(a) and "A-1" not in json.dumps(b) and "B-2" in json.dumps(b)
 
 
 def test_state_is_plain_json_and_records_version_and_result():

@@ -19,11 +19,12 @@ import hashlib
 import json
 import re
 import threading
+import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 from defusedxml.ElementTree import ParseError
@@ -959,10 +960,76 @@ def _check_data(data: dict | None) -> dict:
 def start(xml: bytes, data: dict) -> dict:
     """Start an instance with these variables and run it to its first wait state."""
     definition = _definitions.get(xml)
-    workflow = BpmnWorkflow(definition.spec, script_engine=_ENGINE)
-    workflow.task_tree.data.update(_check_data(data))
-    _run(workflow)
-    return _dump(definition, workflow)
+    data = _check_data(data)
+    key = (definition.info.sha256, json.dumps(data, sort_keys=True))
+    found = _starts.get(key)
+    if found is None:
+        workflow = BpmnWorkflow(definition.spec, script_engine=_ENGINE)
+        workflow.task_tree.data.update(data)
+        _run(workflow)
+        state = _dump(definition, workflow)
+        found = _starts.put(key, json.dumps(state), _task_ids(state))
+    return _renewed(*found)
+
+
+# Every item's cases start alike: a process may hold no scripts, services, timers or messages, and
+# its conditions are pure expressions over the data, so the run to the first wait state depends on
+# the definition and the data alone. That run is made once per (definition, data) and process;
+# each new instance is a copy of its state with new task ids (UUIDs, as the engine draws them) and
+# the tasks' times of last change moved so that the latest is now.
+class _StartCache:
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple, tuple[str, frozenset[str]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> tuple[str, frozenset[str]] | None:
+        return self._items.get(key)
+
+    def put(self, key: tuple, text: str, ids: frozenset[str]) -> tuple[str, frozenset[str]]:
+        with self._lock:
+            self._items[key] = (text, ids)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return text, ids
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_starts = _StartCache()
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _task_ids(state: dict) -> frozenset[str]:
+    wf = state["workflow"]
+    ids = set(wf["tasks"])
+    for sub in (wf.get("subprocesses") or {}).values():
+        ids.update(sub.get("tasks", {}))
+    return frozenset(ids)
+
+
+def _renewed(text: str, ids: frozenset[str]) -> dict:
+    fresh: dict[str, str] = {}
+
+    def swap(match: re.Match) -> str:
+        old = match.group(0)
+        if old not in ids:  # a UUID in the data, say: not ours to change
+            return old
+        new = fresh.get(old)
+        if new is None:
+            new = fresh[old] = str(uuid4())
+        return new
+
+    state = json.loads(_UUID_RE.sub(swap, text))
+    wf = state["workflow"]
+    tasks = [t for group in [wf["tasks"], *(sub.get("tasks", {}) for sub in (wf.get("subprocesses") or {}).values())]
+             for t in group.values()]
+    shift = time.time() - max(t["last_state_change"] for t in tasks)  # the same order, ending now
+    for task in tasks:
+        task["last_state_change"] += shift
+    return state
 
 
 def ready_tasks(xml: bytes, state: dict) -> list[TaskInfo]:

@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from yiwang.core.crypto import normalise_id_number, normalise_phone
 from yiwang.core.fields import blind_match
-from yiwang.core.memo import Memo
 
 ID_NUMBER_RE = re.compile(r"^[0-9]{17}[0-9X]$")
 MOBILE_RE = re.compile(r"^1[3-9][0-9]{9}$")
@@ -85,82 +84,57 @@ class IdentifierBackend(ModelBackend):
 
 
 # ----------------------------------------------------------------------------- the signed-in account
-# Every request of a signed-in person loads the account and its person. On PostgreSQL the rows
-# read are kept per worker process, keyed by the rows' versions (the system column xmin, which
-# every UPDATE changes); one narrow query per request reads the versions, and the account is
-# rebuilt as fresh model instances from the kept values. So a password change, a deactivation or
-# a new assurance level, made by any process, is seen on the next request. Rows written by the
-# current transaction are never kept or served (an UPDATE in the same transaction keeps the xmin).
-# No model is watched: a save changes the version, and clearing the memo on every sign-in (which
-# saves last_login) would only make the others read again.
-ACCOUNTS = Memo("identity.accounts", ttl=60, size=4096)
-
-
-def _load_account(user_id):
-    User = get_user_model()
-    return User._default_manager.select_related("person").filter(pk=user_id).first()
-
-
+# Every request of a signed-in person loads the account and its person. Building that query with
+# the ORM each time (two models, a join, some thirty columns) cost more than running it, so the
+# statement is built once per database from the models' fields, and its row is turned into the two
+# model instances with the fields' own converters (decryption included), as the ORM would.
 @functools.cache
-def _versions_sql() -> str:
+def _account_statement(alias: str) -> tuple[str, list[tuple]]:
+    """The statement and, per column, the expression and its converters (backend's, then the
+    field's). The converters depend on the configuration only, so every thread may use them."""
+    from django.db import connections
+
     from yiwang.identity.models import Person
 
+    conn = connections[alias]
     User = get_user_model()
-    qn = connection.ops.quote_name
+    qn = conn.ops.quote_name
     user_pk = qn(User._meta.pk.column)
-    return (f"SELECT u.xmin::text, p.xmin::text, "
-            f"(pg_current_xact_id_if_assigned()::text::bigint %% 4294967296)::text "
-            f"FROM {qn(User._meta.db_table)} u LEFT JOIN {qn(Person._meta.db_table)} p "
-            f"ON p.{qn(Person._meta.get_field('user').column)} = u.{user_pk} WHERE u.{user_pk} = %s")
-
-
-def _kept(user) -> tuple:
-    """The values of the account and its person (None for staff), as read."""
-    from yiwang.identity.models import Person
-
-    person = getattr(user, "person", None) if _person_rel().is_cached(user) else None
-    values = tuple(getattr(user, f.attname) for f in user._meta.concrete_fields)
-    return values, (tuple(getattr(person, f.attname) for f in Person._meta.concrete_fields)
-                    if person is not None else None)
-
-
-def _person_rel():
-    from yiwang.identity.models import Person
-
-    return Person._meta.get_field("user").remote_field
-
-
-def _rebuilt(kept: tuple):
-    """Fresh instances from kept values: what a request changes on them stays in that request."""
-    from yiwang.identity.models import Person
-
-    User = get_user_model()
-    values, person_values = kept
-    user = User.from_db(connection.alias, [f.attname for f in User._meta.concrete_fields], values)
-    person = None
-    if person_values is not None:
-        person = Person.from_db(connection.alias, [f.attname for f in Person._meta.concrete_fields], person_values)
-        Person._meta.get_field("user").set_cached_value(person, user)
-    _person_rel().set_cached_value(user, person)
-    return user
+    columns, converting = [], []
+    for table, model in (("u", User), ("p", Person)):
+        for f in model._meta.concrete_fields:
+            columns.append(f"{table}.{qn(f.column)}")
+            col = f.get_col(model._meta.db_table)
+            converting.append((col, conn.ops.get_db_converters(col) + col.get_db_converters(conn)))
+    sql = (f"SELECT {', '.join(columns)} FROM {qn(User._meta.db_table)} u "
+           f"LEFT JOIN {qn(Person._meta.db_table)} p ON p.{qn(Person._meta.get_field('user').column)} = u.{user_pk} "
+           f"WHERE u.{user_pk} = %s")
+    return sql, converting
 
 
 def signed_in_account(user_id):
     """The account ``user_id`` with its person loaded (``None`` if there is no such account)."""
-    if connection.vendor != "postgresql" or user_id is None:
-        return _load_account(user_id)
+    from yiwang.identity.models import Person
+
+    if user_id is None:
+        return None
+    User = get_user_model()
+    sql, converting = _account_statement(connection.alias)
     with connection.cursor() as cur:
-        cur.execute(_versions_sql(), [user_id])
+        cur.execute(sql, [user_id])
         row = cur.fetchone()
     if row is None:
         return None
-    user_version, person_version, own = row
-    if own is not None and own in (user_version, person_version):
-        return _load_account(user_id)  # changed by this very transaction: read it as it is now
-    kept = ACCOUNTS.get((user_id, user_version, person_version), lambda: _found(user_id))
-    return _rebuilt(kept) if kept is not None else None
-
-
-def _found(user_id):
-    user = _load_account(user_id)
-    return _kept(user) if user is not None else None
+    values = list(row)
+    for i, (col, converters) in enumerate(converting):
+        for converter in converters:
+            values[i] = converter(values[i], col, connection)
+    user_fields, person_fields = User._meta.concrete_fields, Person._meta.concrete_fields
+    user = User.from_db(connection.alias, [f.attname for f in user_fields], values[:len(user_fields)])
+    person_values = values[len(user_fields):]
+    person = None
+    if person_values[0] is not None:  # the person's primary key: the join found one
+        person = Person.from_db(connection.alias, [f.attname for f in person_fields], person_values)
+        Person._meta.get_field("user").set_cached_value(person, user)
+    Person._meta.get_field("user").remote_field.set_cached_value(user, person)
+    return user

@@ -745,35 +745,46 @@ def _build(xml: bytes) -> _Definition:
     return _Definition(info=info, spec=spec, tasks={t.key: t for t in tasks})
 
 
-class _DefinitionCache:
-    """Parsed definitions by sha256: parsing costs milliseconds, a lookup microseconds."""
+class _Bounded:
+    """A map of at most ``size`` entries, the least recently used dropped first; shared by the
+    process's threads."""
 
-    def __init__(self, size: int = 256) -> None:
+    def __init__(self, size: int) -> None:
         self._size = size
-        self._items: OrderedDict[str, _Definition] = OrderedDict()
+        self._items: OrderedDict[Any, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, xml: bytes) -> _Definition:
-        key = sha256(xml) if isinstance(xml, (bytes, bytearray)) else None
-        if key is not None:
-            with self._lock:
-                found = self._items.get(key)
-                if found is not None:
-                    self._items.move_to_end(key)
-                    return found
-        definition = _build(xml)
+    def get(self, key: Any) -> Any:
         with self._lock:
-            self._items[definition.info.sha256] = definition
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: Any, value: Any) -> Any:
+        with self._lock:
+            self._items[key] = value
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
-        return definition
+        return value
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
 
 
-_definitions = _DefinitionCache()
+class _DefinitionCache(_Bounded):
+    """Parsed definitions by sha256: parsing costs milliseconds, a lookup microseconds."""
+
+    def get(self, xml: bytes) -> _Definition:
+        found = super().get(sha256(xml)) if isinstance(xml, (bytes, bytearray)) else None
+        if found is not None:
+            return found
+        definition = _build(xml)
+        return self.put(definition.info.sha256, definition)
+
+
+_definitions = _DefinitionCache(256)
 
 
 def validate(xml: bytes) -> ProcessInfo:
@@ -968,46 +979,17 @@ def start(xml: bytes, data: dict) -> dict:
         workflow.task_tree.data.update(data)
         _run(workflow)
         state = _dump(definition, workflow)
-        found = _starts.put(key, json.dumps(state), _task_ids(state))
+        found = _starts.put(key, (json.dumps(state), frozenset(state["workflow"]["tasks"])))
     return _renewed(*found)
 
 
-# Every item's cases start alike: a process may hold no scripts, services, timers or messages, and
-# its conditions are pure expressions over the data, so the run to the first wait state depends on
-# the definition and the data alone. That run is made once per (definition, data) and process;
-# each new instance is a copy of its state with new task ids (UUIDs, as the engine draws them) and
-# the tasks' times of last change moved so that the latest is now.
-class _StartCache:
-    def __init__(self, size: int = 512) -> None:
-        self._size = size
-        self._items: OrderedDict[tuple, tuple[str, frozenset[str]]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> tuple[str, frozenset[str]] | None:
-        return self._items.get(key)
-
-    def put(self, key: tuple, text: str, ids: frozenset[str]) -> tuple[str, frozenset[str]]:
-        with self._lock:
-            self._items[key] = (text, ids)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return text, ids
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-_starts = _StartCache()
+# Every item's cases start alike: a process may hold no scripts, services, sub-processes, timers or
+# messages, and its conditions are pure expressions over the data, so the run to the first wait
+# state depends on the definition and the data alone. That run is made once per (definition, data)
+# and process; each new instance is a copy of its state with new task ids (UUIDs, as the engine
+# draws them) and the tasks' times of last change moved so that the latest is now.
+_starts = _Bounded(512)
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def _task_ids(state: dict) -> frozenset[str]:
-    wf = state["workflow"]
-    ids = set(wf["tasks"])
-    for sub in (wf.get("subprocesses") or {}).values():
-        ids.update(sub.get("tasks", {}))
-    return frozenset(ids)
 
 
 def _renewed(text: str, ids: frozenset[str]) -> dict:
@@ -1017,15 +999,12 @@ def _renewed(text: str, ids: frozenset[str]) -> dict:
         old = match.group(0)
         if old not in ids:  # a UUID in the data, say: not ours to change
             return old
-        new = fresh.get(old)
-        if new is None:
-            new = fresh[old] = str(uuid4())
-        return new
+        if old not in fresh:
+            fresh[old] = str(uuid4())
+        return fresh[old]
 
     state = json.loads(_UUID_RE.sub(swap, text))
-    wf = state["workflow"]
-    tasks = [t for group in [wf["tasks"], *(sub.get("tasks", {}) for sub in (wf.get("subprocesses") or {}).values())]
-             for t in group.values()]
+    tasks = state["workflow"]["tasks"].values()
     shift = time.time() - max(t["last_state_change"] for t in tasks)  # the same order, ending now
     for task in tasks:
         task["last_state_change"] += shift
